@@ -1,0 +1,1 @@
+"""newsflow event contracts: what crosses a service boundary, and nothing else."""

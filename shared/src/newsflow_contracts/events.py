@@ -1,0 +1,160 @@
+"""Article events, named in the past tense. Each is the JSON value of one Kafka record;
+its CloudEvents attributes travel in the record headers (see `cloudevents`)."""
+
+from datetime import datetime
+from typing import ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from .ninjs import NinjsArticle
+
+
+class Event(BaseModel):
+    """Base of every event: `event_type` is the versioned CloudEvents `type`."""
+
+    model_config = ConfigDict(extra="forbid")
+    event_type: ClassVar[str]
+
+
+class Image(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    url: str = Field(max_length=2000, pattern=r"^https?://", description="Absolute http(s) URL.")
+    caption: str | None = Field(default=None, description="Caption shown under the image.")
+    credit: str | None = Field(default=None, description="Photographer or agency credit.")
+
+
+class ArticleContent(BaseModel):
+    """What a newsroom wrote: the editorial fields of one article version, sanitised."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    headline: str = Field(description="Main headline, plain text.")
+    body_html: str = Field(description="Body as sanitised HTML (allowlisted tags only).")
+    byline: str | None = Field(default=None, description="Who wrote it, as printed.")
+    section: str | None = Field(default=None, description="Site section, lower-case slug.")
+    subjects: list[str] = Field(default_factory=list, description="Editor-given subject tags.")
+    language: str | None = Field(default=None, description="BCP 47 tag the newsroom declared.")
+    canonical_url: str | None = Field(default=None, description="The article's URL on its site.")
+    first_created: datetime = Field(description="When the first version was created (UTC).")
+    updated: datetime = Field(description="When this version was created (UTC).")
+    embargo_until: datetime | None = Field(
+        default=None, description="Not to be published before this time (UTC)."
+    )
+    images: list[Image] = Field(default_factory=list, description="Images with caption and credit.")
+    correction_note: str | None = Field(
+        default=None, description="Set on a correction: what changed and why."
+    )
+
+
+class ArticleSubmitted(Event):
+    """A newsroom system submits a new article or a new version of one (HTTP body, or the
+    value of a record on the submissions topic). Times without an offset are taken as UTC."""
+
+    event_type: ClassVar[str] = "news.article.submitted.v1"
+
+    external_id: str = Field(
+        min_length=1,
+        max_length=200,
+        pattern=r"^[\w.:/@+-]+$",
+        description="The article's id in the source system (letters, digits, . : / @ + - _).",
+    )
+    headline: str = Field(min_length=1, max_length=500, description="Main headline.")
+    body_html: str = Field(min_length=1, description="Body as HTML; it is sanitised on the way in.")
+    byline: str | None = Field(default=None, max_length=500, description="Who wrote it.")
+    section: str | None = Field(
+        default=None,
+        max_length=100,
+        pattern=r"^[a-z0-9][a-z0-9-]*$",
+        description="Site section as a lower-case slug, e.g. 'politics'.",
+    )
+    subjects: list[str] = Field(default_factory=list, max_length=50, description="Subject tags.")
+    language: str | None = Field(
+        default=None, pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$", description="BCP 47 tag."
+    )
+    canonical_url: str | None = Field(
+        default=None, max_length=2000, pattern=r"^https?://", description="URL on the site."
+    )
+    first_created: datetime | None = Field(
+        default=None, description="When the first version was created; defaults to now."
+    )
+    updated: datetime | None = Field(
+        default=None, description="When this version was created; defaults to now."
+    )
+    embargo_until: datetime | None = Field(default=None, description="Hold until this time.")
+    images: list[Image] = Field(default_factory=list, max_length=50, description="Images.")
+    correction_note: str | None = Field(
+        default=None, max_length=2000, description="On a correction: what changed and why."
+    )
+
+
+class ArticleIngested(Event):
+    """Ingest accepted a new version of an article."""
+
+    event_type: ClassVar[str] = "news.article.ingested.v1"
+
+    article_id: str = Field(description="Stable newsflow id of the article (the record key).")
+    version: int = Field(ge=1, description="Version number, increasing by one per accepted change.")
+    source: str = Field(description="The newsroom system that sent it.")
+    external_id: str = Field(description="The article's id in the source system.")
+    slug: str = Field(description="URL-safe, unique name of the article.")
+    content_hash: str = Field(description="SHA-256 of the normalised content.")
+    accepted_at: datetime = Field(description="When ingest accepted this version (UTC).")
+    content: ArticleContent
+
+
+class EnricherRun(BaseModel):
+    """Provenance: which enricher produced which fields, or why it failed."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enricher: str = Field(description="Enricher name, e.g. 'text'.")
+    version: str = Field(description="Enricher version; a new one can be replayed over old events.")
+    fields: list[str] = Field(default_factory=list, description="Enrichment fields it produced.")
+    duration_ms: float = Field(ge=0, description="Time it took.")
+    error: str | None = Field(default=None, description="Error class and message when it failed.")
+
+
+class Enrichment(BaseModel):
+    """What machines derived from the article. Every field is optional: an enricher
+    that fails leaves its fields empty and records the failure in `runs`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    plain_text: str | None = Field(default=None, description="Body as plain text, paragraphs kept.")
+    word_count: int | None = Field(default=None, ge=0, description="Words in the body.")
+    reading_time_minutes: int | None = Field(
+        default=None, ge=0, description="Minutes to read at 230 words a minute, at least 1."
+    )
+    runs: list[EnricherRun] = Field(default_factory=list, description="One entry per enricher.")
+
+
+class ArticleEnriched(Event):
+    """Enrichment derived what it could from an ingested article version."""
+
+    event_type: ClassVar[str] = "news.article.enriched.v1"
+
+    article_id: str = Field(description="Stable newsflow id of the article (the record key).")
+    version: int = Field(ge=1, description="The ingested version this enrichment belongs to.")
+    source: str = Field(description="The newsroom system that sent it.")
+    external_id: str = Field(description="The article's id in the source system.")
+    slug: str = Field(description="URL-safe, unique name of the article.")
+    accepted_at: datetime = Field(description="When ingest accepted this version (UTC).")
+    content: ArticleContent
+    enrichment: Enrichment
+
+
+class ArticlePublished(Event):
+    """An article version is live: the ninjs article plus newsflow's own fields."""
+
+    event_type: ClassVar[str] = "news.article.published.v1"
+
+    article_id: str = Field(description="Stable newsflow id of the article (the record key).")
+    version: int = Field(ge=1, description="Published version.")
+    slug: str = Field(description="URL-safe, unique name of the article.")
+    section: str | None = Field(default=None, description="Site section.")
+    canonical_url: str | None = Field(default=None, description="The article's URL on its site.")
+    published_at: datetime = Field(description="When publication made this version live (UTC).")
+    accepted_at: datetime = Field(description="When ingest accepted this version (UTC).")
+    article: NinjsArticle = Field(description="The article as IPTC ninjs 3.1.")
+    enrichment: Enrichment
