@@ -1,0 +1,1 @@
+"""Infrastructure every newsflow service runs on: how it talks to Kafka, never what it decides."""

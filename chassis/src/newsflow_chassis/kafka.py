@@ -1,0 +1,98 @@
+"""The Kafka broker every service uses, and the idempotent creation of the topic registry."""
+
+import logging
+from collections.abc import Iterable
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+from faststream.kafka import KafkaBroker
+from newsflow_contracts.events import Event
+from newsflow_contracts.topics import Topic
+
+from .cloudevents import attributes_for, to_headers
+from .delivery import DeliveryGuard
+from .settings import KafkaSettings
+
+log = logging.getLogger("newsflow.kafka")
+
+
+def build_broker(
+    settings: KafkaSettings,
+    *,
+    client_id: str,
+    transient: tuple[type[BaseException], ...] = (),
+) -> KafkaBroker:
+    """A broker whose producer waits for all in-sync replicas and never duplicates a
+    record on retry (acks=all, idempotence), and whose consumers go through the
+    delivery guard (dead letters, backoff)."""
+    guard = DeliveryGuard(
+        transient=transient,
+        backoff_max_s=settings.retry_backoff_max_s,
+        poison_attempts=settings.poison_attempts,
+    )
+    broker = KafkaBroker(
+        settings.kafka_bootstrap,
+        client_id=client_id,
+        acks="all",
+        enable_idempotence=True,
+        middlewares=[guard],
+    )
+
+    async def dead_letter(
+        value: bytes, key: bytes | None, headers: dict[str, str], topic: str
+    ) -> None:
+        await broker.publish(value, topic=topic, key=key, headers=headers)
+
+    guard.dead_letter = dead_letter
+    return broker
+
+
+async def publish_event(
+    broker: KafkaBroker,
+    event: Event,
+    *,
+    topic: Topic,
+    key: str,
+    event_id: str,
+    source: str,
+) -> None:
+    """Publish one event as a CloudEvent in binary mode, keyed by article id."""
+    attributes = attributes_for(event, event_id=event_id, source=source, subject=key)
+    await broker.publish(
+        event.model_dump(mode="json", by_alias=True, exclude_none=True),
+        topic=topic.name,
+        key=key.encode(),
+        headers=to_headers(attributes),
+    )
+
+
+async def ensure_topics(
+    bootstrap: str, topics: Iterable[Topic], *, replication: int = 1
+) -> list[str]:
+    """Create the topics that do not exist yet; returns the names it created."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        wanted = [t for t in topics if t.name not in existing]
+        created: list[str] = []
+        for topic in wanted:
+            try:
+                await admin.create_topics(
+                    [
+                        NewTopic(
+                            name=topic.name,
+                            num_partitions=topic.partitions,
+                            replication_factor=max(replication, topic.replication_factor),
+                            topic_configs=topic.config,
+                        )
+                    ]
+                )
+                created.append(topic.name)
+            except TopicAlreadyExistsError:
+                pass
+        if created:
+            log.info("created topics: %s", ", ".join(created))
+        return created
+    finally:
+        await admin.close()
