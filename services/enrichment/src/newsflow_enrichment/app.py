@@ -1,0 +1,38 @@
+"""The one wiring point of enrichment: the broker, the enrichers, the consumer."""
+
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from newsflow_chassis.kafka import build_broker, ensure_topics
+from newsflow_contracts.topics import topics_with_dead_letters
+
+from .domain import DEFAULT_ENRICHERS
+from .domain.pipeline import Enricher
+from .entrypoints import consumer
+from .settings import Settings
+
+
+def create_app(
+    settings: Settings | None = None, enrichers: Sequence[Enricher] = DEFAULT_ENRICHERS
+) -> FastAPI:
+    settings = settings or Settings()
+    broker = build_broker(settings, client_id="newsflow-enrichment")
+    consumer.register(broker, settings, enrichers)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await ensure_topics(
+            settings.kafka_bootstrap,
+            topics_with_dead_letters(),
+            replication=settings.kafka_topic_replication,
+        )
+        await broker.start()
+        try:
+            yield
+        finally:
+            await broker.stop()
+
+    app = FastAPI(title="newsflow enrichment", version="1.0.0", lifespan=lifespan)
+    app.state.broker = broker
+    return app

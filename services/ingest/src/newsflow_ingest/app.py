@@ -1,0 +1,72 @@
+"""The one wiring point of ingest: clients, adapters, routes and the Kafka publisher."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from newsflow_chassis.kafka import build_broker, ensure_topics, publish_event
+from newsflow_chassis.problems import install_problem_handlers
+from newsflow_contracts.events import ArticleIngested
+from newsflow_contracts.topics import ARTICLE_INGESTED, topics_with_dead_letters
+from pymongo import AsyncMongoClient
+from pymongo.errors import ConnectionFailure
+
+from .adapters.heads import MongoHeadStore
+from .adapters.keys import MongoKeyStore
+from .entrypoints import http
+from .entrypoints.limits import BodySizeLimit
+from .service import resend_unsent
+from .settings import Settings
+
+
+def mongo_client(settings: Settings) -> AsyncMongoClient[dict[str, Any]]:
+    return AsyncMongoClient(settings.mongo_url, serverSelectionTimeoutMS=5000, tz_aware=True)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    broker = build_broker(settings, client_id="newsflow-ingest", transient=(ConnectionFailure,))
+
+    async def publish_ingested(event: ArticleIngested, event_id: str) -> None:
+        await publish_event(
+            broker,
+            event,
+            topic=ARTICLE_INGESTED,
+            key=event.article_id,
+            event_id=event_id,
+            source=settings.event_source,
+        )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        mongo = mongo_client(settings)
+        app.state.heads = MongoHeadStore(mongo, settings.ingest_db)
+        app.state.keys = MongoKeyStore(mongo, settings.ingest_db)
+        app.state.publish_ingested = publish_ingested
+        await app.state.heads.create_indexes()
+        await app.state.keys.create_indexes()
+        await ensure_topics(
+            settings.kafka_bootstrap,
+            topics_with_dead_letters(),
+            replication=settings.kafka_topic_replication,
+        )
+        await broker.start()
+        await resend_unsent(heads=app.state.heads, publish=publish_ingested)
+        try:
+            yield
+        finally:
+            await broker.stop()
+            await mongo.close()
+
+    app = FastAPI(
+        title="newsflow ingest",
+        version="1.0.0",
+        description="The front door for newsroom systems: submit articles and new versions.",
+        lifespan=lifespan,
+    )
+    app.state.broker = broker
+    install_problem_handlers(app)
+    app.include_router(http.router)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    return app

@@ -1,0 +1,58 @@
+"""The one wiring point of publication: clients, repository, consumer and read API."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from newsflow_chassis.kafka import build_broker, ensure_topics
+from newsflow_chassis.problems import install_problem_handlers
+from newsflow_contracts.topics import topics_with_dead_letters
+from pymongo import AsyncMongoClient
+from pymongo.errors import ConnectionFailure
+
+from .adapters.articles import ArticleRepository, MongoArticleRepository
+from .entrypoints import consumer, http
+from .settings import Settings
+
+
+def create_app(
+    settings: Settings | None = None, articles: ArticleRepository | None = None
+) -> FastAPI:
+    settings = settings or Settings()
+    broker = build_broker(
+        settings, client_id="newsflow-publication", transient=(ConnectionFailure,)
+    )
+    mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
+        settings.mongo_url, serverSelectionTimeoutMS=5000, tz_aware=True
+    )
+    repository = articles or MongoArticleRepository(mongo, settings.publication_db)
+    consumer.register(broker, settings, repository)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if isinstance(repository, MongoArticleRepository):
+            await repository.create_indexes()
+        await ensure_topics(
+            settings.kafka_bootstrap,
+            topics_with_dead_letters(),
+            replication=settings.kafka_topic_replication,
+        )
+        await broker.start()
+        try:
+            yield
+        finally:
+            await broker.stop()
+            await mongo.close()
+
+    app = FastAPI(
+        title="newsflow publication",
+        version="1.0.0",
+        description="Read API for downstream sites: published articles as IPTC ninjs.",
+        lifespan=lifespan,
+    )
+    app.state.broker = broker
+    app.state.articles = repository
+    install_problem_handlers(app)
+    app.include_router(http.router)
+    return app
