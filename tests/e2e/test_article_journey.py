@@ -1,0 +1,97 @@
+"""Article in through ingest, out through publication's read API and the published topic,
+with the three services running as separate processes against the real servers."""
+
+import json
+import statistics
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import jsonschema
+import pytest
+from newsflow_contracts.topics import ARTICLE_PUBLISHED
+
+from tests.support.processes import Services
+from tests.support.stack import end_offsets, records_since, unique
+
+ROOT = Path(__file__).resolve().parents[2]
+SCHEMA = json.loads((ROOT / "shared/schemas/ninjs/ninjs-schema_3.1.json").read_text())
+SAMPLES = [
+    json.loads(line) for line in (ROOT / "samples/articles.jsonl").read_text().splitlines() if line
+]
+
+
+@pytest.fixture(scope="module")
+def services() -> Iterator[Services]:
+    running = Services.isolated()
+    try:
+        for name in ("ingest", "enrichment", "publication"):
+            running.start(name)
+        yield running
+    finally:
+        running.stop_all()
+
+
+async def test_twenty_articles_from_post_to_readable(services: Services) -> None:
+    key = services.create_key(unique("e2e-cms"))
+    run = unique("run")
+    published_before = await end_offsets(ARTICLE_PUBLISHED.name)
+    latencies: list[float] = []
+    accepted: list[dict[str, object]] = []
+    async with httpx.AsyncClient(timeout=10) as client:
+        for sample in SAMPLES[:20]:
+            article = {**sample, "external_id": f"{run}-{sample['external_id']}"}
+            started = time.perf_counter()
+            response = await client.post(
+                f"{services.url('ingest')}/v1/articles",
+                json=article,
+                headers={"Authorization": f"Bearer {key}"},
+            )
+            assert response.status_code == 202, response.text
+            body = response.json()
+            url = f"{services.url('publication')}/v1/articles/{body['article_id']}"
+            deadline = started + 20
+            while (
+                read := await client.get(url)
+            ).status_code == 404 and time.perf_counter() < deadline:
+                await __import__("asyncio").sleep(0.005)
+            latencies.append(time.perf_counter() - started)
+            assert read.status_code == 200, f"{body['article_id']} not readable after 20 s"
+            accepted.append(body)
+
+            stored = read.json()
+            assert stored["version"] == 1
+            assert stored["enrichment"]["word_count"] > 100
+            assert stored["enrichment"]["reading_time_minutes"] >= 1
+            assert stored["article"]["headlines"][0]["value"] == sample["headline"]
+            assert (
+                list(jsonschema.Draft202012Validator(SCHEMA).iter_errors(stored["article"])) == []
+            )
+
+        by_slug = await client.get(
+            f"{services.url('publication')}/v1/articles/by-slug/{accepted[0]['slug']}"
+        )
+        assert (
+            by_slug.status_code == 200 and by_slug.json()["article_id"] == accepted[0]["article_id"]
+        )
+        missing = await client.get(f"{services.url('publication')}/v1/articles/does-not-exist")
+        assert missing.status_code == 404
+        assert missing.headers["content-type"] == "application/problem+json"
+
+    print(
+        f"\nPOST to readable over {len(latencies)} articles: "
+        f"median {statistics.median(latencies) * 1000:.0f} ms, max {max(latencies) * 1000:.0f} ms"
+    )
+
+    ids = {str(a["article_id"]) for a in accepted}
+    records = await records_since(
+        published_before, until=lambda rs: ids <= {r.key.decode() for r in rs}, timeout_s=20
+    )
+    ours = [r for r in records if r.key.decode() in ids]
+    assert {r.key.decode() for r in ours} == ids
+    headers = dict(ours[0].headers)
+    assert headers["ce_type"] == b"news.article.published.v1"
+    assert headers["ce_specversion"] == b"1.0"
+    assert headers["ce_source"] == b"/newsflow/publication"
+    assert json.loads(ours[0].value)["article"]["uri"].startswith("urn:newsflow:article:")

@@ -1,0 +1,91 @@
+"""Adapters against the real FerretDB: versioned upserts, heads, hashed keys."""
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+import pytest
+from newsflow_contracts.events import ArticleContent, ArticleEnriched, ArticleSubmitted, Enrichment
+from newsflow_ingest.adapters.heads import MongoHeadStore
+from newsflow_ingest.adapters.keys import MongoKeyStore
+from newsflow_ingest.domain.articles import decide, normalise
+from newsflow_publication.adapters.articles import MongoArticleRepository
+from newsflow_publication.domain.articles import publish
+from pymongo import AsyncMongoClient
+
+from tests.support.stack import MONGO, unique
+
+NOW = datetime(2026, 11, 28, tzinfo=UTC)
+
+
+@pytest.fixture
+async def database() -> AsyncIterator[tuple[AsyncMongoClient, str]]:
+    client: AsyncMongoClient = AsyncMongoClient(MONGO, tz_aware=True)
+    name = unique("test")
+    yield client, name
+    await client.drop_database(name)
+    await client.close()
+
+
+def published(version: int, headline: str, article_id: str = "a1"):  # type: ignore[no-untyped-def]
+    content = ArticleContent(
+        headline=headline, body_html="<p>x</p>", first_created=NOW, updated=NOW
+    )
+    enriched = ArticleEnriched(
+        article_id=article_id,
+        version=version,
+        source="cms",
+        external_id="e",
+        slug=f"slug-{article_id}",
+        accepted_at=NOW,
+        content=content,
+        enrichment=Enrichment(word_count=1),
+    )
+    return publish(enriched, now=NOW)
+
+
+async def test_versioned_upsert_keeps_the_newest_and_ignores_stale(database) -> None:  # type: ignore[no-untyped-def]
+    client, name = database
+    repo = MongoArticleRepository(client, name)
+    await repo.create_indexes()
+    assert (await repo.save(published(2, "second"))).version == 2
+    stale = await repo.save(published(1, "first"))
+    assert stale.version == 2 and stale.article.headlines[0].value == "second"
+    again = await repo.save(published(2, "second"))  # redelivery
+    assert again.version == 2
+    await repo.save(published(3, "third"))
+    current = await repo.get("a1")
+    assert current is not None and current.article.headlines[0].value == "third"
+    assert (await repo.get_by_slug("slug-a1")) == current
+    assert await repo.versions.count_documents({"article_id": "a1"}) == 3
+
+
+async def test_heads_detect_a_concurrent_writer(database) -> None:  # type: ignore[no-untyped-def]
+    client, name = database
+    heads = MongoHeadStore(client, name)
+    content = normalise(
+        ArticleSubmitted(external_id="h", headline="H", body_html="<p>b</p>"), now=NOW
+    )
+    first = decide(head=None, source="cms", external_id="h", content=content, accepted_at=NOW)
+    assert await heads.save(first.event, event_id="e1", previous_version=0)  # type: ignore[union-attr]
+    assert not await heads.save(first.event, event_id="e1", previous_version=0)  # type: ignore[union-attr]
+    assert [e.version for e, _ in await heads.unsent()] == [1]
+    await heads.mark_sent(first.event.article_id, 1)  # type: ignore[union-attr]
+    head = await heads.get(first.event.article_id)  # type: ignore[union-attr]
+    assert head is not None and head.sent and head.version == 1
+    assert await heads.unsent() == []
+
+
+async def test_keys_are_stored_hashed_scoped_and_revocable(database) -> None:  # type: ignore[no-untyped-def]
+    client, name = database
+    keys = MongoKeyStore(client, name)
+    await keys.create_indexes()
+    key_id, key = await keys.create(source="cms-a", scopes=("publish",))
+    stored = await keys.keys.find_one({"_id": key_id})
+    assert key not in str(stored)
+    who = await keys.authenticate(key)
+    assert who is not None and who.source == "cms-a" and who.scopes == {"publish"}
+    assert await keys.authenticate(key + "x") is None
+    assert await keys.revoke(key_id)
+    assert await keys.authenticate(key) is None
+    with pytest.raises(ValueError):
+        await keys.create(source="cms-a", scopes=("admin",))
