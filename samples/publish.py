@@ -40,9 +40,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument(
-        "--ingest", default=os.environ.get("NEWSFLOW_INGEST_URL", "http://127.0.0.1:8001")
-    )
+    parser.add_argument("--ingest", default=os.environ.get("NEWSFLOW_INGEST_URL", "http://127.0.0.1:8001"))
     parser.add_argument(
         "--publication", default=os.environ.get("NEWSFLOW_PUBLICATION_URL", "http://127.0.0.1:8002")
     )
@@ -72,8 +70,7 @@ def main() -> int:
             missing = [
                 a
                 for a in missing
-                if client.get(f"{args.publication}/v1/articles/{a['article_id']}").status_code
-                != 200
+                if client.get(f"{args.publication}/v1/articles/{a['article_id']}").status_code != 200
             ]
             if missing:
                 time.sleep(0.2)
@@ -84,9 +81,7 @@ def main() -> int:
     for a in accepted[:3]:
         print(f"  {args.publication}/v1/articles/{a['article_id']}")
         print(f"  {args.publication}/v1/articles/by-slug/{a['slug']}")
-    print(
-        f"  ... and {len(accepted) - 3} more; OpenAPI: {args.ingest}/docs and {args.publication}/docs"
-    )
+    print(f"  ... and {len(accepted) - 3} more; OpenAPI: {args.ingest}/docs and {args.publication}/docs")
     return 0
 
 

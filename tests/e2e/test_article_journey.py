@@ -17,9 +17,7 @@ from tests.support.stack import end_offsets, records_since, unique
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMA = json.loads((ROOT / "shared/schemas/ninjs/ninjs-schema_3.1.json").read_text())
-SAMPLES = [
-    json.loads(line) for line in (ROOT / "samples/articles.jsonl").read_text().splitlines() if line
-]
+SAMPLES = [json.loads(line) for line in (ROOT / "samples/articles.jsonl").read_text().splitlines() if line]
 
 
 @pytest.fixture(scope="module")
@@ -52,9 +50,7 @@ async def test_twenty_articles_from_post_to_readable(services: Services) -> None
             body = response.json()
             url = f"{services.url('publication')}/v1/articles/{body['article_id']}"
             deadline = started + 20
-            while (
-                read := await client.get(url)
-            ).status_code == 404 and time.perf_counter() < deadline:
+            while (read := await client.get(url)).status_code == 404 and time.perf_counter() < deadline:
                 await __import__("asyncio").sleep(0.005)
             latencies.append(time.perf_counter() - started)
             assert read.status_code == 200, f"{body['article_id']} not readable after 20 s"
@@ -65,16 +61,10 @@ async def test_twenty_articles_from_post_to_readable(services: Services) -> None
             assert stored["enrichment"]["word_count"] > 100
             assert stored["enrichment"]["reading_time_minutes"] >= 1
             assert stored["article"]["headlines"][0]["value"] == sample["headline"]
-            assert (
-                list(jsonschema.Draft202012Validator(SCHEMA).iter_errors(stored["article"])) == []
-            )
+            assert list(jsonschema.Draft202012Validator(SCHEMA).iter_errors(stored["article"])) == []
 
-        by_slug = await client.get(
-            f"{services.url('publication')}/v1/articles/by-slug/{accepted[0]['slug']}"
-        )
-        assert (
-            by_slug.status_code == 200 and by_slug.json()["article_id"] == accepted[0]["article_id"]
-        )
+        by_slug = await client.get(f"{services.url('publication')}/v1/articles/by-slug/{accepted[0]['slug']}")
+        assert by_slug.status_code == 200 and by_slug.json()["article_id"] == accepted[0]["article_id"]
         missing = await client.get(f"{services.url('publication')}/v1/articles/does-not-exist")
         assert missing.status_code == 404
         assert missing.headers["content-type"] == "application/problem+json"

@@ -27,9 +27,7 @@ async def database() -> AsyncIterator[tuple[AsyncMongoClient, str]]:
 
 
 def published(version: int, headline: str, article_id: str = "a1"):  # type: ignore[no-untyped-def]
-    content = ArticleContent(
-        headline=headline, body_html="<p>x</p>", first_created=NOW, updated=NOW
-    )
+    content = ArticleContent(headline=headline, body_html="<p>x</p>", first_created=NOW, updated=NOW)
     enriched = ArticleEnriched(
         article_id=article_id,
         version=version,
@@ -62,9 +60,7 @@ async def test_versioned_upsert_keeps_the_newest_and_ignores_stale(database) -> 
 async def test_heads_detect_a_concurrent_writer(database) -> None:  # type: ignore[no-untyped-def]
     client, name = database
     heads = MongoHeadStore(client, name)
-    content = normalise(
-        ArticleSubmitted(external_id="h", headline="H", body_html="<p>b</p>"), now=NOW
-    )
+    content = normalise(ArticleSubmitted(external_id="h", headline="H", body_html="<p>b</p>"), now=NOW)
     first = decide(head=None, source="cms", external_id="h", content=content, accepted_at=NOW)
     assert await heads.save(first.event, event_id="e1", previous_version=0)  # type: ignore[union-attr]
     assert not await heads.save(first.event, event_id="e1", previous_version=0)  # type: ignore[union-attr]

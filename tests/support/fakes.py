@@ -19,9 +19,7 @@ class FakeHeadStore:
         current = self.docs.get(event.article_id)
         if (current[0].version if current else 0) != previous_version:
             return False
-        head = Head(
-            event.article_id, event.version, event.slug, event.content_hash, event_id, False
-        )
+        head = Head(event.article_id, event.version, event.slug, event.content_hash, event_id, False)
         self.docs[event.article_id] = (head, event)
         return True
 
@@ -43,9 +41,7 @@ class FakeKeyStore:
     keys: dict[str, Publisher] = field(default_factory=dict)
 
     def add(self, key: str, source: str, scopes: tuple[str, ...] = ("publish", "retract")) -> None:
-        self.keys[hash_key(key)] = Publisher(
-            key_id=key[-6:], source=source, scopes=frozenset(scopes)
-        )
+        self.keys[hash_key(key)] = Publisher(key_id=key[-6:], source=source, scopes=frozenset(scopes))
 
     async def authenticate(self, key: str) -> Publisher | None:
         return self.keys.get(hash_key(key))

@@ -53,9 +53,7 @@ class Services:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.procs[name].poll() is not None:
-                raise RuntimeError(
-                    f"{name} exited with {self.procs[name].returncode}; see {log.name}"
-                )
+                raise RuntimeError(f"{name} exited with {self.procs[name].returncode}; see {log.name}")
             with socket.socket() as s:
                 if s.connect_ex(("127.0.0.1", self.ports[name])) == 0:
                     return

@@ -112,9 +112,7 @@ def test_decide_first_version_then_unchanged_then_next_version_with_same_slug() 
     assert isinstance(again, Unchanged)
 
     retitled = normalise(submission(headline="Council budget passes after long night"), now=NOW)
-    second = decide(
-        head=head, source="cms", external_id="cms-42", content=retitled, accepted_at=NOW
-    )
+    second = decide(head=head, source="cms", external_id="cms-42", content=retitled, accepted_at=NOW)
     assert isinstance(second, NewVersion)
     assert second.event.version == 2 and second.previous_version == 1
     assert second.event.slug == first.event.slug

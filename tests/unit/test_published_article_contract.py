@@ -7,9 +7,7 @@ import pytest
 from newsflow_contracts.events import ArticleContent, ArticleEnriched, Enrichment, Image
 from newsflow_publication.domain.articles import publish
 
-SCHEMA = json.loads(
-    (Path(__file__).parents[2] / "shared/schemas/ninjs/ninjs-schema_3.1.json").read_text()
-)
+SCHEMA = json.loads((Path(__file__).parents[2] / "shared/schemas/ninjs/ninjs-schema_3.1.json").read_text())
 VALIDATOR = jsonschema.Draft202012Validator(SCHEMA, format_checker=jsonschema.FormatChecker())
 NOW = datetime(2026, 11, 28, 9, 30, tzinfo=UTC)
 
@@ -35,9 +33,7 @@ def enriched(**content_changes: object) -> ArticleEnriched:
         slug="ferry-strike-3f7c",
         accepted_at=NOW,
         content=content,
-        enrichment=Enrichment(
-            plain_text="Crews accepted the offer.", word_count=4, reading_time_minutes=1
-        ),
+        enrichment=Enrichment(plain_text="Crews accepted the offer.", word_count=4, reading_time_minutes=1),
     )
 
 

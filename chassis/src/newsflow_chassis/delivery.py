@@ -145,9 +145,7 @@ class _Guard(BaseMiddleware):
         if self.guard.dead_letter is None:
             raise RuntimeError("DeliveryGuard.dead_letter is not wired") from error
         headers = dead_letter_headers(record, error)
-        await self.guard.dead_letter(
-            record.value or b"", record.key, headers, record.topic + DLQ_SUFFIX
-        )
+        await self.guard.dead_letter(record.value or b"", record.key, headers, record.topic + DLQ_SUFFIX)
         self.guard.forget(_position(msg))
         log.error(
             "dead-lettered %s[%d]@%d: %s: %s",

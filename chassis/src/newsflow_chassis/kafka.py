@@ -1,13 +1,14 @@
 """The Kafka broker every service uses, and the idempotent creation of the topic registry."""
 
 import logging
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 from faststream.kafka import KafkaBroker
 from newsflow_contracts.events import Event
-from newsflow_contracts.topics import Topic
+from newsflow_contracts.topics import Topic, topics_with_dead_letters
 
 from .cloudevents import attributes_for, to_headers
 from .delivery import DeliveryGuard
@@ -38,9 +39,7 @@ def build_broker(
         middlewares=[guard],
     )
 
-    async def dead_letter(
-        value: bytes, key: bytes | None, headers: dict[str, str], topic: str
-    ) -> None:
+    async def dead_letter(value: bytes, key: bytes | None, headers: dict[str, str], topic: str) -> None:
         await broker.publish(value, topic=topic, key=key, headers=headers)
 
     guard.dead_letter = dead_letter
@@ -66,9 +65,7 @@ async def publish_event(
     )
 
 
-async def ensure_topics(
-    bootstrap: str, topics: Iterable[Topic], *, replication: int = 1
-) -> list[str]:
+async def ensure_topics(bootstrap: str, topics: Iterable[Topic], *, replication: int = 1) -> list[str]:
     """Create the topics that do not exist yet; returns the names it created."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
@@ -96,3 +93,16 @@ async def ensure_topics(
         return created
     finally:
         await admin.close()
+
+
+@asynccontextmanager
+async def running_broker(broker: KafkaBroker, settings: KafkaSettings) -> AsyncIterator[None]:
+    """Create the registry's topics, run the broker's consumers and producer, stop them after."""
+    await ensure_topics(
+        settings.kafka_bootstrap, topics_with_dead_letters(), replication=settings.kafka_topic_replication
+    )
+    await broker.start()
+    try:
+        yield
+    finally:
+        await broker.stop()

@@ -24,9 +24,7 @@ class EventAttributes(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     id: str = Field(description="Unique per event; a redelivered record carries the same id.")
-    type: str = Field(
-        description="Event type with its schema version, e.g. news.article.published.v1"
-    )
+    type: str = Field(description="Event type with its schema version, e.g. news.article.published.v1")
     source: str = Field(description="URI reference of the producing service, e.g. /newsflow/ingest")
     time: datetime = Field(description="When the event happened (UTC).")
     subject: str | None = Field(default=None, description="The article id the event is about.")

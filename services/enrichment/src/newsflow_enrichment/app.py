@@ -4,8 +4,7 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from newsflow_chassis.kafka import build_broker, ensure_topics
-from newsflow_contracts.topics import topics_with_dead_letters
+from newsflow_chassis.kafka import build_broker, running_broker
 
 from .domain import DEFAULT_ENRICHERS
 from .domain.pipeline import Enricher
@@ -22,16 +21,8 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        await ensure_topics(
-            settings.kafka_bootstrap,
-            topics_with_dead_letters(),
-            replication=settings.kafka_topic_replication,
-        )
-        await broker.start()
-        try:
+        async with running_broker(broker, settings):
             yield
-        finally:
-            await broker.stop()
 
     app = FastAPI(title="newsflow enrichment", version="1.0.0", lifespan=lifespan)
     app.state.broker = broker

@@ -18,9 +18,7 @@ async def _keys(args: argparse.Namespace, settings: Settings) -> int:
         await store.create_indexes()
         if args.keys_command == "create":
             key_id, key = await store.create(source=args.source, scopes=tuple(args.scope or SCOPES))
-            print(
-                f"key id: {key_id}\nsource: {args.source}\nkey:    {key}\n(shown once; store it now)"
-            )
+            print(f"key id: {key_id}\nsource: {args.source}\nkey:    {key}\n(shown once; store it now)")
         elif args.keys_command == "list":
             for doc in await store.list():
                 state = "revoked" if doc.get("revoked_at") else "active"

@@ -5,10 +5,10 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
-from newsflow_chassis.kafka import build_broker, ensure_topics, publish_event
+from newsflow_chassis.kafka import build_broker, publish_event, running_broker
 from newsflow_chassis.problems import install_problem_handlers
 from newsflow_contracts.events import ArticleIngested
-from newsflow_contracts.topics import ARTICLE_INGESTED, topics_with_dead_letters
+from newsflow_contracts.topics import ARTICLE_INGESTED
 from pymongo import AsyncMongoClient
 from pymongo.errors import ConnectionFailure
 
@@ -46,17 +46,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.publish_ingested = publish_ingested
         await app.state.heads.create_indexes()
         await app.state.keys.create_indexes()
-        await ensure_topics(
-            settings.kafka_bootstrap,
-            topics_with_dead_letters(),
-            replication=settings.kafka_topic_replication,
-        )
-        await broker.start()
-        await resend_unsent(heads=app.state.heads, publish=publish_ingested)
         try:
-            yield
+            async with running_broker(broker, settings):
+                await resend_unsent(heads=app.state.heads, publish=publish_ingested)
+                yield
         finally:
-            await broker.stop()
             await mongo.close()
 
     app = FastAPI(

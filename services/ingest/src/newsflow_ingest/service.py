@@ -60,9 +60,7 @@ async def accept_submission(
                 new_version=False,
             )
         event = decision.event
-        event_id = derived_event_id(
-            event.event_type, event.article_id, event.version, event.content_hash
-        )
+        event_id = derived_event_id(event.event_type, event.article_id, event.version, event.content_hash)
         if await heads.save(event, event_id=event_id, previous_version=decision.previous_version):
             await _send(event, event_id, heads=heads, publish=publish)
             return Accepted(
@@ -83,8 +81,6 @@ async def resend_unsent(*, heads: HeadStore, publish: PublishIngested) -> int:
     return len(pending)
 
 
-async def _send(
-    event: ArticleIngested, event_id: str, *, heads: HeadStore, publish: PublishIngested
-) -> None:
+async def _send(event: ArticleIngested, event_id: str, *, heads: HeadStore, publish: PublishIngested) -> None:
     await publish(event, event_id)
     await heads.mark_sent(event.article_id, event.version)

@@ -10,9 +10,7 @@ class Settings(KafkaSettings):
 
     http_host: str = Field(default="127.0.0.1", description="Address the HTTP API binds to.")
     ingest_port: int = Field(default=8001, description="Port of the ingest HTTP API.")
-    mongo_url: str = Field(
-        default="mongodb://127.0.0.1:27017", description="MongoDB / FerretDB URL."
-    )
+    mongo_url: str = Field(default="mongodb://127.0.0.1:27017", description="MongoDB / FerretDB URL.")
     ingest_db: str = Field(default="newsflow_ingest", description="Ingest's own database.")
     max_body_bytes: int = Field(default=2_000_000, ge=1024, description="Largest accepted request.")
     event_source: str = Field(default="/newsflow/ingest", description="CloudEvents source.")

@@ -5,9 +5,8 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
-from newsflow_chassis.kafka import build_broker, ensure_topics
+from newsflow_chassis.kafka import build_broker, running_broker
 from newsflow_chassis.problems import install_problem_handlers
-from newsflow_contracts.topics import topics_with_dead_letters
 from pymongo import AsyncMongoClient
 from pymongo.errors import ConnectionFailure
 
@@ -16,13 +15,9 @@ from .entrypoints import consumer, http
 from .settings import Settings
 
 
-def create_app(
-    settings: Settings | None = None, articles: ArticleRepository | None = None
-) -> FastAPI:
+def create_app(settings: Settings | None = None, articles: ArticleRepository | None = None) -> FastAPI:
     settings = settings or Settings()
-    broker = build_broker(
-        settings, client_id="newsflow-publication", transient=(ConnectionFailure,)
-    )
+    broker = build_broker(settings, client_id="newsflow-publication", transient=(ConnectionFailure,))
     mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
         settings.mongo_url, serverSelectionTimeoutMS=5000, tz_aware=True
     )
@@ -33,16 +28,10 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if isinstance(repository, MongoArticleRepository):
             await repository.create_indexes()
-        await ensure_topics(
-            settings.kafka_bootstrap,
-            topics_with_dead_letters(),
-            replication=settings.kafka_topic_replication,
-        )
-        await broker.start()
         try:
-            yield
+            async with running_broker(broker, settings):
+                yield
         finally:
-            await broker.stop()
             await mongo.close()
 
     app = FastAPI(

@@ -10,14 +10,8 @@ class Settings(KafkaSettings):
 
     http_host: str = Field(default="127.0.0.1", description="Address the read API binds to.")
     publication_port: int = Field(default=8002, description="Port of the read API.")
-    mongo_url: str = Field(
-        default="mongodb://127.0.0.1:27017", description="MongoDB / FerretDB URL."
-    )
-    publication_db: str = Field(
-        default="newsflow_publication", description="The read model database."
-    )
-    redis_url: str = Field(
-        default="redis://127.0.0.1:6379/0", description="Redis for counters and lists."
-    )
+    mongo_url: str = Field(default="mongodb://127.0.0.1:27017", description="MongoDB / FerretDB URL.")
+    publication_db: str = Field(default="newsflow_publication", description="The read model database.")
+    redis_url: str = Field(default="redis://127.0.0.1:6379/0", description="Redis for counters and lists.")
     publication_group: str = Field(default="newsflow-publication", description="Consumer group id.")
     event_source: str = Field(default="/newsflow/publication", description="CloudEvents source.")

@@ -16,9 +16,7 @@ from ..domain.articles import Head
 
 class HeadStore(Protocol):
     async def get(self, article_id: str) -> Head | None: ...
-    async def save(
-        self, event: ArticleIngested, *, event_id: str, previous_version: int
-    ) -> bool: ...
+    async def save(self, event: ArticleIngested, *, event_id: str, previous_version: int) -> bool: ...
     async def mark_sent(self, article_id: str, version: int) -> None: ...
     async def event_of(self, article_id: str) -> tuple[ArticleIngested, str] | None: ...
     async def unsent(self) -> list[tuple[ArticleIngested, str]]: ...
@@ -71,14 +69,10 @@ class MongoHeadStore:
         return result.modified_count == 1
 
     async def mark_sent(self, article_id: str, version: int) -> None:
-        await self.heads.update_one(
-            {"_id": article_id, "version": version}, {"$set": {"sent": True}}
-        )
+        await self.heads.update_one({"_id": article_id, "version": version}, {"$set": {"sent": True}})
 
     async def event_of(self, article_id: str) -> tuple[ArticleIngested, str] | None:
-        doc = await self.heads.find_one(
-            {"_id": article_id}, projection={"event": True, "event_id": True}
-        )
+        doc = await self.heads.find_one({"_id": article_id}, projection={"event": True, "event_id": True})
         if not doc:
             return None
         return ArticleIngested.model_validate(doc["event"]), doc["event_id"]

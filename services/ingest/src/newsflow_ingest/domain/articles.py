@@ -61,9 +61,7 @@ def normalise(submission: ArticleSubmitted, *, now: datetime) -> ArticleContent:
         canonical_url=submission.canonical_url,
         first_created=first_created,
         updated=updated,
-        embargo_until=utc(submission.embargo_until, default=now)
-        if submission.embargo_until
-        else None,
+        embargo_until=utc(submission.embargo_until, default=now) if submission.embargo_until else None,
         images=[
             image.model_copy(
                 update={

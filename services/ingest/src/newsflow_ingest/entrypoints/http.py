@@ -13,9 +13,7 @@ from ..domain.articles import InvalidArticle
 from ..service import ConcurrentUpdate, accept_submission
 
 router = APIRouter(prefix="/v1")
-bearer = HTTPBearer(
-    auto_error=False, description="A publisher API key: `Authorization: Bearer nfk_...`"
-)
+bearer = HTTPBearer(auto_error=False, description="A publisher API key: `Authorization: Bearer nfk_...`")
 
 
 class AcceptedArticle(BaseModel):
@@ -75,9 +73,7 @@ async def post_article(
             errors=[{"field": error.field, "message": str(error)}],
         ) from error
     except ConcurrentUpdate as error:
-        raise Problem(
-            409, "conflict", "The article is being changed concurrently", str(error)
-        ) from error
+        raise Problem(409, "conflict", "The article is being changed concurrently", str(error)) from error
     return AcceptedArticle(
         article_id=accepted.article_id,
         version=accepted.version,

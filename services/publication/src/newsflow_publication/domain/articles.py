@@ -49,11 +49,9 @@ def to_ninjs(event: ArticleEnriched) -> NinjsArticle:
             Association(
                 name=f"image{i}",
                 uri=image.url,
-                descriptions=[Description(role="caption", value=image.caption)]
-                if image.caption
-                else None,
+                descriptions=[Description(role="caption", value=image.caption)] if image.caption else None,
                 copyright_notice=image.credit,
-                renditions=[Rendition(name="original", href=image.url)],  # type: ignore[arg-type]
+                renditions=[Rendition(name="original", href=image.url)],
             )
             for i, image in enumerate(content.images, start=1)
         ]
