@@ -85,3 +85,14 @@ async def test_body_over_the_limit_is_413_problem(client) -> None:  # type: igno
     assert response.status_code == 413
     assert response.headers["content-type"] == "application/problem+json"
     assert publisher.events == []
+
+
+async def test_kafka_outage_is_503_problem_with_retry_after(client) -> None:  # type: ignore[no-untyped-def]
+    c, publisher = client
+    publisher.fail_times = 1
+    response = await c.post("/v1/articles", json=ARTICLE, headers=auth())
+    assert response.status_code == 503
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.headers["retry-after"] == "5"
+    retried = await c.post("/v1/articles", json=ARTICLE, headers=auth())
+    assert retried.status_code == 202 and retried.json()["version"] == 1

@@ -55,7 +55,21 @@ def _field(loc: tuple[Any, ...]) -> str:
     return ".".join(parts) or "body"
 
 
-def install_problem_handlers(app: FastAPI) -> None:
+def install_problem_handlers(app: FastAPI, *, unavailable: tuple[type[BaseException], ...] = ()) -> None:
+    """`unavailable`: infrastructure errors answered 503 with Retry-After (the client may retry)."""
+
+    async def on_unavailable(request: Request, exc: Exception) -> JSONResponse:
+        return problem_response(
+            503,
+            "unavailable",
+            "A backing service is unavailable; retry shortly",
+            instance=request.url.path,
+            headers={"Retry-After": "5"},
+        )
+
+    for error_type in unavailable:
+        app.add_exception_handler(error_type, on_unavailable)
+
     @app.exception_handler(Problem)
     async def on_problem(request: Request, exc: Problem) -> JSONResponse:
         return problem_response(

@@ -4,13 +4,14 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+from aiokafka.errors import KafkaError
 from fastapi import FastAPI
 from newsflow_chassis.kafka import build_broker, publish_event, running_broker
 from newsflow_chassis.problems import install_problem_handlers
 from newsflow_contracts.events import ArticleIngested
 from newsflow_contracts.topics import ARTICLE_INGESTED
 from pymongo import AsyncMongoClient
-from pymongo.errors import ConnectionFailure
+from pymongo.errors import ConnectionFailure, PyMongoError
 
 from .adapters.heads import MongoHeadStore
 from .adapters.keys import MongoKeyStore
@@ -60,7 +61,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.broker = broker
-    install_problem_handlers(app)
+    install_problem_handlers(app, unavailable=(PyMongoError, KafkaError, ConnectionError, TimeoutError))
     app.include_router(http.router)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     return app

@@ -8,7 +8,7 @@ from fastapi import FastAPI
 from newsflow_chassis.kafka import build_broker, running_broker
 from newsflow_chassis.problems import install_problem_handlers
 from pymongo import AsyncMongoClient
-from pymongo.errors import ConnectionFailure
+from pymongo.errors import ConnectionFailure, PyMongoError
 
 from .adapters.articles import ArticleRepository, MongoArticleRepository
 from .entrypoints import consumer, http
@@ -42,6 +42,6 @@ def create_app(settings: Settings | None = None, articles: ArticleRepository | N
     )
     app.state.broker = broker
     app.state.articles = repository
-    install_problem_handlers(app)
+    install_problem_handlers(app, unavailable=(PyMongoError,))
     app.include_router(http.router)
     return app
