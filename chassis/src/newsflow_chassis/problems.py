@@ -55,7 +55,7 @@ def _field(loc: tuple[Any, ...]) -> str:
     return ".".join(parts) or "body"
 
 
-def install_problem_handlers(app: FastAPI, *, unavailable: tuple[type[BaseException], ...] = ()) -> None:
+def install_problem_handlers(app: FastAPI, *, unavailable: tuple[type[Exception], ...] = ()) -> None:
     """`unavailable`: infrastructure errors answered 503 with Retry-After (the client may retry)."""
 
     async def on_unavailable(request: Request, exc: Exception) -> JSONResponse:
