@@ -45,6 +45,20 @@ async def end_offsets(topic: str) -> dict[TopicPartition, int]:
         await consumer.stop()
 
 
+async def commit_group_at_end(group_id: str, topics: list[str]) -> None:
+    """Position a new consumer group at the end of its topics, so a test's services handle
+    only what the test produces, not the history earlier runs left in the broker."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=KAFKA, group_id=group_id, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        partitions = [TopicPartition(t, p) for t in topics for p in await _partitions(consumer, t)]
+        consumer.assign(partitions)
+        ends = await consumer.end_offsets(partitions)
+        await consumer.commit(dict(ends))
+    finally:
+        await consumer.stop()
+
+
 async def records_since(
     start: dict[TopicPartition, int], *, until: Any, timeout_s: float = 15.0
 ) -> list[Any]:

@@ -1,4 +1,4 @@
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from newsflow_contracts.events import ArticleSubmitted
@@ -49,9 +49,7 @@ def test_sanitising_removes_scripts_handlers_and_javascript_urls(dirty: str) -> 
 
 
 def test_normalise_makes_plain_headline_utc_times_and_sorted_unique_subjects() -> None:
-    local = datetime(2026, 11, 28, 14, 0, tzinfo=UTC).astimezone(
-        __import__("datetime").timezone(timedelta(hours=2))
-    )
+    local = datetime(2026, 11, 28, 14, 0, tzinfo=UTC).astimezone(timezone(timedelta(hours=2)))
     content = normalise(submission(updated=local, first_created=local), now=NOW)
     assert content.headline == "Council approves budget"
     assert content.updated == datetime(2026, 11, 28, 14, 0, tzinfo=UTC)

@@ -88,19 +88,24 @@ class ArticleSubmitted(Event):
     )
 
 
-class ArticleIngested(Event):
-    """Ingest accepted a new version of an article."""
-
-    event_type: ClassVar[str] = "news.article.ingested.v1"
+class ArticleVersionEvent(Event):
+    """What every event about one accepted article version carries."""
 
     article_id: str = Field(description="Stable newsflow id of the article (the record key).")
     version: int = Field(ge=1, description="Version number, increasing by one per accepted change.")
     source: str = Field(description="The newsroom system that sent it.")
     external_id: str = Field(description="The article's id in the source system.")
     slug: str = Field(description="URL-safe, unique name of the article.")
-    content_hash: str = Field(description="SHA-256 of the normalised content.")
     accepted_at: datetime = Field(description="When ingest accepted this version (UTC).")
     content: ArticleContent
+
+
+class ArticleIngested(ArticleVersionEvent):
+    """Ingest accepted a new version of an article."""
+
+    event_type: ClassVar[str] = "news.article.ingested.v1"
+
+    content_hash: str = Field(description="SHA-256 of the normalised content.")
 
 
 class EnricherRun(BaseModel):
@@ -129,18 +134,11 @@ class Enrichment(BaseModel):
     runs: list[EnricherRun] = Field(default_factory=list, description="One entry per enricher.")
 
 
-class ArticleEnriched(Event):
+class ArticleEnriched(ArticleVersionEvent):
     """Enrichment derived what it could from an ingested article version."""
 
     event_type: ClassVar[str] = "news.article.enriched.v1"
 
-    article_id: str = Field(description="Stable newsflow id of the article (the record key).")
-    version: int = Field(ge=1, description="The ingested version this enrichment belongs to.")
-    source: str = Field(description="The newsroom system that sent it.")
-    external_id: str = Field(description="The article's id in the source system.")
-    slug: str = Field(description="URL-safe, unique name of the article.")
-    accepted_at: datetime = Field(description="When ingest accepted this version (UTC).")
-    content: ArticleContent
     enrichment: Enrichment
 
 

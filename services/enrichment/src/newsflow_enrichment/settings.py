@@ -1,12 +1,9 @@
 from newsflow_chassis.settings import KafkaSettings
 from pydantic import Field
-from pydantic_settings import SettingsConfigDict
 
 
 class Settings(KafkaSettings):
     """Enrichment configuration, read from NEWSFLOW_* environment variables."""
-
-    model_config = SettingsConfigDict(env_prefix="NEWSFLOW_", extra="ignore")
 
     http_host: str = Field(default="127.0.0.1", description="Address the health endpoint binds to.")
     enrichment_port: int = Field(default=8003, description="Port of the health endpoint.")

@@ -6,7 +6,7 @@ from faststream.kafka import KafkaBroker
 from faststream.middlewares import AckPolicy
 from newsflow_chassis.cloudevents import derived_event_id
 from newsflow_chassis.kafka import publish_event
-from newsflow_contracts.events import ArticleEnriched, ArticleIngested
+from newsflow_contracts.events import ArticleEnriched, ArticleIngested, ArticleVersionEvent
 from newsflow_contracts.topics import ARTICLE_ENRICHED, ARTICLE_INGESTED
 
 from ..domain.pipeline import Enricher, enrich, pipeline_version
@@ -25,13 +25,7 @@ def register(broker: KafkaBroker, settings: Settings, enrichers: Sequence[Enrich
     )
     async def on_article_ingested(event: ArticleIngested) -> None:
         enriched = ArticleEnriched(
-            article_id=event.article_id,
-            version=event.version,
-            source=event.source,
-            external_id=event.external_id,
-            slug=event.slug,
-            accepted_at=event.accepted_at,
-            content=event.content,
+            **{field: getattr(event, field) for field in ArticleVersionEvent.model_fields},
             enrichment=enrich(event.content, enrichers),
         )
         await publish_event(
