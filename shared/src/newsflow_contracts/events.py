@@ -1,8 +1,14 @@
 """Article events, named in the past tense. Each is the JSON value of one Kafka record;
-its CloudEvents attributes travel in the record headers (see `cloudevents`)."""
+its CloudEvents attributes travel in the record headers (see `cloudevents`).
+
+Events are read tolerantly: a field a reader does not know is ignored, so producers can add
+optional fields without breaking consumers that have not been upgraded (the schema
+compatibility check in `schemas` keeps every change FULL-compatible). Only the submission,
+which outside systems write, is strict, so that a misspelt field gets a precise error.
+"""
 
 from datetime import datetime
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -12,13 +18,11 @@ from .ninjs import NinjsArticle
 class Event(BaseModel):
     """Base of every event: `event_type` is the versioned CloudEvents `type`."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="ignore")
     event_type: ClassVar[str]
 
 
 class Image(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
     url: str = Field(max_length=2000, pattern=r"^https?://", description="Absolute http(s) URL.")
     caption: str | None = Field(default=None, description="Caption shown under the image.")
     credit: str | None = Field(default=None, description="Photographer or agency credit.")
@@ -26,8 +30,6 @@ class Image(BaseModel):
 
 class ArticleContent(BaseModel):
     """What a newsroom wrote: the editorial fields of one article version, sanitised."""
-
-    model_config = ConfigDict(extra="forbid")
 
     headline: str = Field(description="Main headline, plain text.")
     body_html: str = Field(description="Body as sanitised HTML (allowlisted tags only).")
@@ -47,10 +49,15 @@ class ArticleContent(BaseModel):
     )
 
 
+class SubmittedImage(Image):
+    model_config = ConfigDict(extra="forbid")
+
+
 class ArticleSubmitted(Event):
     """A newsroom system submits a new article or a new version of one (HTTP body, or the
     value of a record on the submissions topic). Times without an offset are taken as UTC."""
 
+    model_config = ConfigDict(extra="forbid")
     event_type: ClassVar[str] = "news.article.submitted.v1"
 
     external_id: str = Field(
@@ -82,7 +89,7 @@ class ArticleSubmitted(Event):
         default=None, description="When this version was created; defaults to now."
     )
     embargo_until: datetime | None = Field(default=None, description="Hold until this time.")
-    images: list[Image] = Field(default_factory=list, max_length=50, description="Images.")
+    images: list[SubmittedImage] = Field(default_factory=list, max_length=50, description="Images.")
     correction_note: str | None = Field(
         default=None, max_length=2000, description="On a correction: what changed and why."
     )
@@ -111,8 +118,6 @@ class ArticleIngested(ArticleVersionEvent):
 class EnricherRun(BaseModel):
     """Provenance: which enricher produced which fields, or why it failed."""
 
-    model_config = ConfigDict(extra="forbid")
-
     enricher: str = Field(description="Enricher name, e.g. 'text'.")
     version: str = Field(description="Enricher version; a new one can be replayed over old events.")
     fields: list[str] = Field(default_factory=list, description="Enrichment fields it produced.")
@@ -123,8 +128,6 @@ class EnricherRun(BaseModel):
 class Enrichment(BaseModel):
     """What machines derived from the article. Every field is optional: an enricher
     that fails leaves its fields empty and records the failure in `runs`."""
-
-    model_config = ConfigDict(extra="forbid")
 
     plain_text: str | None = Field(default=None, description="Body as plain text, paragraphs kept.")
     word_count: int | None = Field(default=None, ge=0, description="Words in the body.")
@@ -156,3 +159,50 @@ class ArticlePublished(Event):
     accepted_at: datetime = Field(description="When ingest accepted this version (UTC).")
     article: NinjsArticle = Field(description="The article as IPTC ninjs 3.1.")
     enrichment: Enrichment
+
+
+RetractionKind = Literal["unpublish", "kill", "takedown"]
+
+
+class ArticleRetracted(Event):
+    """A newsroom withdrew an article. The retraction is a version of its own: it supersedes
+    every version before it, and a later version can bring an unpublished article back.
+
+    - `unpublish`: taken off the sites for now (ninjs pubStatus `withheld`);
+    - `kill`: must not be used anywhere again (pubStatus `canceled`);
+    - `takedown`: removed for legal reasons; its content is erased from the read models.
+
+    On the published topic a retraction is a tombstone (null value) for the article's key."""
+
+    event_type: ClassVar[str] = "news.article.retracted.v1"
+
+    article_id: str = Field(description="Stable newsflow id of the article (the record key).")
+    version: int = Field(ge=1, description="Version number of the retraction itself.")
+    source: str = Field(description="The newsroom system that retracted it.")
+    external_id: str = Field(description="The article's id in the source system.")
+    slug: str = Field(description="URL-safe, unique name of the article.")
+    kind: RetractionKind = Field(description="unpublish, kill or takedown.")
+    reason: str = Field(min_length=1, max_length=2000, description="Why, for the record.")
+    retracted_at: datetime = Field(description="When ingest accepted the retraction (UTC).")
+
+
+class PageViewRecorded(Event):
+    """A downstream site showed an article to a reader. The CloudEvents `id` is the view's
+    unique id: a redelivered or resent view carries the same id and is counted once."""
+
+    event_type: ClassVar[str] = "news.pageview.recorded.v1"
+
+    article_id: str = Field(description="Stable newsflow id of the article viewed (the record key).")
+    site: str = Field(min_length=1, max_length=200, description="The site that showed it.")
+    viewed_at: datetime = Field(description="When the reader saw it (UTC).")
+
+
+EVENTS: tuple[type[Event], ...] = (
+    ArticleSubmitted,
+    ArticleIngested,
+    ArticleEnriched,
+    ArticlePublished,
+    ArticleRetracted,
+    PageViewRecorded,
+)
+"""Every event of the contract, in flow order; its JSON Schemas are exported from here."""

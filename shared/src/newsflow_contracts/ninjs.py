@@ -14,7 +14,7 @@ NINJS_PROFILE = "newsflow-article"
 
 
 class NinjsModel(BaseModel):
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True)
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore", frozen=True)
 
 
 class Headline(NinjsModel):

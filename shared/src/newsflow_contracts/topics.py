@@ -13,6 +13,8 @@ class CleanupPolicy(StrEnum):
 class Topic:
     name: str
     partitions: int
+    event_type: str = ""
+    """The CloudEvents `type` of its records; a dead-letter topic keeps whatever failed."""
     cleanup_policy: CleanupPolicy = CleanupPolicy.DELETE
     retention_ms: int = 7 * 24 * 3600 * 1000
     replication_factor: int = 1
@@ -42,18 +44,35 @@ class Topic:
 
 FOREVER = -1
 
-ARTICLE_SUBMITTED = Topic("news.article.submitted.v1", partitions=6)
-ARTICLE_INGESTED = Topic("news.article.ingested.v1", partitions=6, retention_ms=FOREVER)
-ARTICLE_ENRICHED = Topic("news.article.enriched.v1", partitions=6, retention_ms=FOREVER)
-ARTICLE_PUBLISHED = Topic(
-    "news.article.published.v1", partitions=6, cleanup_policy=CleanupPolicy.COMPACT, consumed=False
+# Kafka is the source of truth: the article topics keep everything, so the read models
+# can be rebuilt from offset 0. Submissions and page views are inputs, kept for a week.
+ARTICLE_SUBMITTED = Topic("news.article.submitted.v1", partitions=6, event_type="news.article.submitted.v1")
+ARTICLE_INGESTED = Topic(
+    "news.article.ingested.v1", partitions=6, event_type="news.article.ingested.v1", retention_ms=FOREVER
 )
+ARTICLE_ENRICHED = Topic(
+    "news.article.enriched.v1", partitions=6, event_type="news.article.enriched.v1", retention_ms=FOREVER
+)
+ARTICLE_RETRACTED = Topic(
+    "news.article.retracted.v1", partitions=6, event_type="news.article.retracted.v1", retention_ms=FOREVER
+)
+ARTICLE_PUBLISHED = Topic(
+    "news.article.published.v1",
+    partitions=6,
+    event_type="news.article.published.v1",
+    cleanup_policy=CleanupPolicy.COMPACT,
+    consumed=False,
+)
+"""Compacted: the newest record per article id. A retraction writes a tombstone (null value)."""
+PAGEVIEW_RECORDED = Topic("news.pageview.recorded.v1", partitions=6, event_type="news.pageview.recorded.v1")
 
 ALL_TOPICS: tuple[Topic, ...] = (
     ARTICLE_SUBMITTED,
     ARTICLE_INGESTED,
     ARTICLE_ENRICHED,
+    ARTICLE_RETRACTED,
     ARTICLE_PUBLISHED,
+    PAGEVIEW_RECORDED,
 )
 
 

@@ -8,7 +8,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from newsflow_contracts.events import ArticleContent, ArticleIngested, ArticleSubmitted
+from newsflow_contracts.events import ArticleContent, ArticleIngested, ArticleSubmitted, Image
 
 from .normalise import nfc, plain_line, sanitise_html, utc
 
@@ -63,11 +63,10 @@ def normalise(submission: ArticleSubmitted, *, now: datetime) -> ArticleContent:
         updated=updated,
         embargo_until=utc(submission.embargo_until, default=now) if submission.embargo_until else None,
         images=[
-            image.model_copy(
-                update={
-                    "caption": plain_line(image.caption) if image.caption else None,
-                    "credit": plain_line(image.credit) if image.credit else None,
-                }
+            Image(
+                url=image.url,
+                caption=plain_line(image.caption) if image.caption else None,
+                credit=plain_line(image.credit) if image.credit else None,
             )
             for image in submission.images
         ],
