@@ -3,6 +3,8 @@ import asyncio
 import pytest
 import redis.asyncio as aioredis
 from aiokafka.admin import AIOKafkaAdminClient
+from newsflow_chassis.kafka import ensure_topics
+from newsflow_contracts.topics import topics_with_dead_letters
 from pymongo import AsyncMongoClient
 
 from tests.support.stack import KAFKA, MONGO, REDIS
@@ -43,3 +45,5 @@ async def live_stack() -> None:
     down = await _check_servers()
     if down:
         pytest.fail("servers not reachable: " + "; ".join(down) + f" — {HINT}", pytrace=False)
+    # as every service does at start, so tests can position consumer groups before starting them
+    await ensure_topics(KAFKA, topics_with_dead_letters())

@@ -6,15 +6,18 @@ import json
 import statistics
 import time
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 import jsonschema
 import pytest
-from newsflow_contracts.topics import ARTICLE_ENRICHED, ARTICLE_INGESTED, ARTICLE_PUBLISHED
+from newsflow_chassis.cloudevents import attributes_for, to_headers
+from newsflow_contracts.events import ArticleRetracted
+from newsflow_contracts.topics import ARTICLE_ENRICHED, ARTICLE_INGESTED, ARTICLE_PUBLISHED, ARTICLE_RETRACTED
 
 from tests.support.processes import Services
-from tests.support.stack import commit_group_at_end, end_offsets, records_since, unique
+from tests.support.stack import commit_group_at_end, end_offsets, produce, records_since, unique
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMA = json.loads((ROOT / "shared/schemas/ninjs/ninjs-schema_3.1.json").read_text())
@@ -25,7 +28,9 @@ SAMPLES = [json.loads(line) for line in (ROOT / "samples/articles.jsonl").read_t
 async def services() -> AsyncIterator[Services]:
     running = Services.isolated()
     await commit_group_at_end(running.env["NEWSFLOW_ENRICHMENT_GROUP"], [ARTICLE_INGESTED.name])
-    await commit_group_at_end(running.env["NEWSFLOW_PUBLICATION_GROUP"], [ARTICLE_ENRICHED.name])
+    await commit_group_at_end(
+        running.env["NEWSFLOW_PUBLICATION_GROUP"], [ARTICLE_ENRICHED.name, ARTICLE_RETRACTED.name]
+    )
     try:
         for name in ("ingest", "enrichment", "publication"):
             running.start(name)
@@ -89,3 +94,50 @@ async def test_twenty_articles_from_post_to_readable(services: Services) -> None
     assert headers["ce_specversion"] == b"1.0"
     assert headers["ce_source"] == b"/newsflow/publication"
     assert json.loads(ours[0].value)["article"]["uri"].startswith("urn:newsflow:article:")
+
+
+async def test_a_retraction_answers_410_and_tombstones_the_published_topic(services: Services) -> None:
+    key = services.create_key(unique("e2e-cms"))
+    async with httpx.AsyncClient(timeout=10) as client:
+        article = {**SAMPLES[0], "external_id": unique("retract-me")}
+        response = await client.post(
+            f"{services.url('ingest')}/v1/articles", json=article, headers={"Authorization": f"Bearer {key}"}
+        )
+        assert response.status_code == 202, response.text
+        accepted = response.json()
+        url = f"{services.url('publication')}/v1/articles/{accepted['article_id']}"
+        deadline = time.monotonic() + 20
+        while (await client.get(url)).status_code != 200 and time.monotonic() < deadline:  # noqa: ASYNC110
+            await asyncio.sleep(0.02)
+
+        published_before = await end_offsets(ARTICLE_PUBLISHED.name)
+        retraction = ArticleRetracted(
+            article_id=accepted["article_id"],
+            version=accepted["version"] + 1,
+            source="e2e",
+            external_id=article["external_id"],
+            slug=accepted["slug"],
+            kind="kill",
+            reason="Legal advice",
+            retracted_at=datetime.now(UTC),
+        )
+        event_id = unique("retraction")
+        headers = to_headers(attributes_for(retraction, event_id=event_id, source="/test", subject="x"))
+        await produce(
+            ARTICLE_RETRACTED.name,
+            [(retraction.article_id.encode(), retraction.model_dump_json().encode(), headers)],
+        )
+        deadline = time.monotonic() + 20
+        while (read := await client.get(url)).status_code == 200 and time.monotonic() < deadline:  # noqa: ASYNC110
+            await asyncio.sleep(0.02)
+        assert read.status_code == 410, read.text
+        assert read.json()["retraction"] == "kill"
+
+    records = await records_since(
+        published_before,
+        until=lambda rs: any(r.key.decode() == retraction.article_id for r in rs),
+        timeout_s=20,
+    )
+    tombstones = [r for r in records if r.key.decode() == retraction.article_id]
+    assert len(tombstones) == 1 and tombstones[0].value is None
+    assert dict(tombstones[0].headers)["ce_type"] == b"news.article.retracted.v1"

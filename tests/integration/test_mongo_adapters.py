@@ -4,7 +4,14 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import pytest
-from newsflow_contracts.events import ArticleContent, ArticleEnriched, ArticleSubmitted, Enrichment
+from newsflow_contracts.events import (
+    ArticleContent,
+    ArticleEnriched,
+    ArticlePublished,
+    ArticleRetracted,
+    ArticleSubmitted,
+    Enrichment,
+)
 from newsflow_ingest.adapters.heads import MongoHeadStore
 from newsflow_ingest.adapters.keys import MongoKeyStore
 from newsflow_ingest.domain.articles import decide, normalise
@@ -55,6 +62,50 @@ async def test_versioned_upsert_keeps_the_newest_and_ignores_stale(database) -> 
     assert current is not None and current.article.headlines[0].value == "third"
     assert (await repo.get_by_slug("slug-a1")) == current
     assert await repo.versions.count_documents({"article_id": "a1"}) == 3
+
+
+def retraction(version: int, kind: str, article_id: str = "a1") -> ArticleRetracted:
+    return ArticleRetracted(
+        article_id=article_id,
+        version=version,
+        source="cms",
+        external_id="e",
+        slug=f"slug-{article_id}",
+        kind=kind,  # type: ignore[arg-type]
+        reason="legal",
+        retracted_at=NOW,
+    )
+
+
+async def test_a_retraction_supersedes_older_versions_and_a_newer_version_brings_it_back(database) -> None:  # type: ignore[no-untyped-def]
+    client, name = database
+    repo = MongoArticleRepository(client, name)
+    await repo.create_indexes()
+    await repo.save(published(1, "first"))
+    assert isinstance(await repo.retract(retraction(2, "unpublish")), ArticleRetracted)
+    assert isinstance(await repo.save(published(1, "first")), ArticleRetracted)  # stale redelivery
+    stored = await repo.get("a1")
+    assert isinstance(stored, ArticleRetracted) and stored.kind == "unpublish"
+    assert "article" not in (await repo.articles.find_one({"_id": "a1"}) or {})
+
+    back = await repo.save(published(3, "back"))
+    assert isinstance(back, ArticlePublished)
+    current = await repo.get_by_slug("slug-a1")
+    assert isinstance(current, ArticlePublished) and current.article.headlines[0].value == "back"
+    assert isinstance(await repo.retract(retraction(2, "unpublish")), ArticlePublished)  # stale
+
+
+async def test_a_takedown_erases_the_content_of_every_version(database) -> None:  # type: ignore[no-untyped-def]
+    client, name = database
+    repo = MongoArticleRepository(client, name)
+    await repo.create_indexes()
+    await repo.save(published(1, "first"))
+    await repo.save(published(2, "second"))
+    await repo.retract(retraction(3, "takedown"))
+    versions = [doc async for doc in repo.versions.find({"article_id": "a1"})]
+    assert len(versions) == 3
+    assert all("article" not in doc for doc in versions)
+    assert sum(bool(doc.get("taken_down")) for doc in versions) == 2
 
 
 async def test_heads_detect_a_concurrent_writer(database) -> None:  # type: ignore[no-untyped-def]

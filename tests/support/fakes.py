@@ -2,7 +2,7 @@
 
 from dataclasses import dataclass, field, replace
 
-from newsflow_contracts.events import ArticleIngested, ArticlePublished
+from newsflow_contracts.events import ArticleIngested, ArticlePublished, ArticleRetracted
 from newsflow_ingest.adapters.keys import Publisher, hash_key
 from newsflow_ingest.domain.articles import Head
 
@@ -61,17 +61,23 @@ class RecordingPublisher:
 
 @dataclass
 class FakeArticleRepository:
-    articles: dict[str, ArticlePublished] = field(default_factory=dict)
+    articles: dict[str, ArticlePublished | ArticleRetracted] = field(default_factory=dict)
 
-    async def save(self, article: ArticlePublished) -> ArticlePublished:
-        current = self.articles.get(article.article_id)
-        if current is None or current.version < article.version:
-            self.articles[article.article_id] = article
-            return article
+    async def save(self, article: ArticlePublished) -> ArticlePublished | ArticleRetracted:
+        return self._newer(article)
+
+    async def retract(self, retraction: ArticleRetracted) -> ArticlePublished | ArticleRetracted:
+        return self._newer(retraction)
+
+    def _newer(self, state: ArticlePublished | ArticleRetracted) -> ArticlePublished | ArticleRetracted:
+        current = self.articles.get(state.article_id)
+        if current is None or current.version < state.version:
+            self.articles[state.article_id] = state
+            return state
         return current
 
-    async def get(self, article_id: str) -> ArticlePublished | None:
+    async def get(self, article_id: str) -> ArticlePublished | ArticleRetracted | None:
         return self.articles.get(article_id)
 
-    async def get_by_slug(self, slug: str) -> ArticlePublished | None:
+    async def get_by_slug(self, slug: str) -> ArticlePublished | ArticleRetracted | None:
         return next((a for a in self.articles.values() if a.slug == slug), None)

@@ -6,7 +6,7 @@ import socket
 import uuid
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 KAFKA = os.environ.get("NEWSFLOW_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
 MONGO = os.environ.get("NEWSFLOW_MONGO_URL", "mongodb://127.0.0.1:27017")
@@ -78,3 +78,16 @@ async def records_since(
         return records
     finally:
         await consumer.stop()
+
+
+async def produce(topic: str, records: list[tuple[bytes | None, bytes | None, dict[str, str]]]) -> None:
+    """Write raw (key, value, headers) records, as a producer outside newsflow would."""
+    producer = AIOKafkaProducer(bootstrap_servers=KAFKA, acks="all", enable_idempotence=True)
+    await producer.start()
+    try:
+        for key, value, headers in records:
+            await producer.send_and_wait(
+                topic, value=value, key=key, headers=[(k, v.encode()) for k, v in headers.items()]
+            )
+    finally:
+        await producer.stop()

@@ -3,10 +3,12 @@
 import logging
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 from faststream.kafka import KafkaBroker
+from newsflow_contracts import cloudevents as ce
 from newsflow_contracts.events import Event
 from newsflow_contracts.topics import Topic, topics_with_dead_letters
 
@@ -46,23 +48,39 @@ def build_broker(
     return broker
 
 
-async def publish_event(
-    broker: KafkaBroker,
-    event: Event,
-    *,
-    topic: Topic,
-    key: str,
-    event_id: str,
-    source: str,
-) -> None:
-    """Publish one event as a CloudEvent in binary mode, keyed by article id."""
-    attributes = attributes_for(event, event_id=event_id, source=source, subject=key)
-    await broker.publish(
-        event.model_dump(mode="json", by_alias=True, exclude_none=True),
-        topic=topic.name,
-        key=key.encode(),
-        headers=to_headers(attributes),
-    )
+class EventPublisher:
+    """Publishes one topic's events as CloudEvents in binary mode, keyed by article id.
+
+    Declared on the broker, so the service's AsyncAPI document lists the topic and the
+    event's schema. Every send waits for the broker's acknowledgement (acks=all): a
+    consumer that publishes before it returns commits only what is durable."""
+
+    def __init__(
+        self, broker: KafkaBroker, topic: Topic, event: type[Event], *, source: str, description: str
+    ) -> None:
+        self.topic = topic
+        self.source = source
+        self._publisher = broker.publisher(
+            topic.name, schema=event, title=f"{topic.name}:publish", description=description
+        )
+
+    async def publish(self, event: Event, *, key: str, event_id: str) -> None:
+        attributes = attributes_for(event, event_id=event_id, source=self.source, subject=key)
+        await self._publisher.publish(
+            event.model_dump(mode="json", by_alias=True, exclude_none=True),
+            key=key.encode(),
+            headers=to_headers(attributes),
+        )
+
+    async def tombstone(self, *, key: str, event_id: str, event_type: str) -> None:
+        """A null value for the key: compaction then forgets the key's earlier records. The
+        CloudEvents headers say which event caused it."""
+        attributes = ce.EventAttributes(
+            id=event_id, type=event_type, source=self.source, time=datetime.now(UTC), subject=key
+        )
+        headers = to_headers(attributes)
+        headers.pop(ce.HEADER_CONTENT_TYPE)
+        await self._publisher.publish(None, key=key.encode(), headers=headers)
 
 
 async def ensure_topics(bootstrap: str, topics: Iterable[Topic], *, replication: int = 1) -> list[str]:

@@ -6,7 +6,7 @@ from typing import Any
 
 from aiokafka.errors import KafkaError
 from fastapi import FastAPI
-from newsflow_chassis.kafka import build_broker, publish_event, running_broker
+from newsflow_chassis.kafka import EventPublisher, build_broker, running_broker
 from newsflow_chassis.problems import install_problem_handlers
 from newsflow_contracts.events import ArticleIngested
 from newsflow_contracts.topics import ARTICLE_INGESTED
@@ -29,15 +29,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     broker = build_broker(settings, client_id="newsflow-ingest", transient=(ConnectionFailure,))
 
+    ingested = EventPublisher(
+        broker,
+        ARTICLE_INGESTED,
+        ArticleIngested,
+        source=settings.event_source,
+        description="Every accepted article version, keyed by article id.",
+    )
+
     async def publish_ingested(event: ArticleIngested, event_id: str) -> None:
-        await publish_event(
-            broker,
-            event,
-            topic=ARTICLE_INGESTED,
-            key=event.article_id,
-            event_id=event_id,
-            source=settings.event_source,
-        )
+        await ingested.publish(event, key=event.article_id, event_id=event_id)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
