@@ -10,7 +10,7 @@ STACK := stack/stack.sh
 PYTEST := $(PY) -m pytest
 
 .PHONY: help install up down status run stop sample test test-unit test-integration test-e2e \
-        test-reliability lint typecheck clean reset logs
+        test-reliability lint typecheck clean reset logs docs
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -58,6 +58,9 @@ test-e2e: up
 
 test-reliability: up
 	$(PYTEST) tests/reliability
+
+docs: install ## regenerate the OpenAPI and AsyncAPI documents in docs/ (CI checks they are current)
+	$(PY) -m docs.generate
 
 lint: install ## ruff and mypy
 	$(PY) -m ruff check .
