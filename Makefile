@@ -67,6 +67,10 @@ lint: install ## ruff and mypy
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy shared/src chassis/src services
 
+.PHONY: schemas
+schemas: $(UV) ## regenerate the committed event JSON Schemas (refuses incompatible changes)
+	$(UV) run --frozen python -m newsflow_contracts.schemas
+
 reset: ## stop everything and delete the local data (not the downloads)
 	$(STACK) services down
 	$(STACK) reset
