@@ -21,13 +21,17 @@ def test_asyncapi_lists_each_services_topics_with_cloudevents_headers() -> None:
         (op["action"], op["channel"]["$ref"].rsplit("/", 1)[-1]) for op in publication["operations"].values()
     }
     assert operations == {
-        ("receive", "news.article.enriched.v1:subscribe"),
-        ("receive", "news.article.retracted.v1:subscribe"),
+        ("receive", "article-events:subscribe:news.article.enriched.v1"),
+        ("receive", "article-events:subscribe:news.article.retracted.v1"),
         ("send", "news.article.published.v1:publish"),
     }
     message = publication["components"]["messages"]["news.article.published.v1:publish:Message"]
     assert message["headers"]["properties"]["ce_type"]["const"] == "news.article.published.v1"
     assert "ArticlePublished" in publication["components"]["schemas"]
+    retracted = publication["components"]["messages"][
+        "article-events:subscribe:news.article.retracted.v1:SubscribeMessage"
+    ]
+    assert retracted["payload"] == {"$ref": "#/components/schemas/ArticleRetracted"}
 
 
 ASYNCAPI_SCHEMA = json.loads((Path(__file__).parent / "specs" / "asyncapi-3.0.0.json").read_text())

@@ -7,9 +7,12 @@ from typing import Any
 from fastapi import FastAPI
 from faststream.specification import AsyncAPI
 from newsflow_contracts import cloudevents as ce
-from newsflow_contracts.events import EVENTS
+from newsflow_contracts.events import EVENTS, Event
+from newsflow_contracts.topics import ALL_TOPICS
 
-_EVENT_TYPES = {event.__name__: event.event_type for event in EVENTS}
+_EVENTS_BY_TOPIC: dict[str, type[Event]] = {
+    topic.name: event for topic in ALL_TOPICS for event in EVENTS if event.event_type == topic.event_type
+}
 
 
 def openapi(app: FastAPI) -> dict[str, Any]:
@@ -27,25 +30,44 @@ def asyncapi(app: FastAPI) -> dict[str, Any]:
         schema_version="3.0.0",
     ).to_specification()
     document: dict[str, Any] = spec.to_jsonable()
+    components = document.setdefault("components", {})
+    for channel in document.get("channels", {}).values():
+        event = _EVENTS_BY_TOPIC.get(channel["address"])
+        for reference in channel.get("messages", {}).values():
+            message = components["messages"][reference["$ref"].rsplit("/", 1)[-1]]
+            if event is not None:
+                _describe_event(message, event)
+    _drop_unreferenced_schemas(document)
     _sort_entries(document, "channels", "operations")
-    _sort_entries(document.get("components", {}), "messages", "schemas")
-    for message in document.get("components", {}).get("messages", {}).values():
-        schema_name = message.get("payload", {}).get("$ref", "").rsplit("/", 1)[-1]
-        event_type = _EVENT_TYPES.get(schema_name)
-        if event_type is None:
-            continue
-        message["contentType"] = ce.CONTENT_TYPE
-        message["headers"] = cloudevents_headers(event_type)
-        message["bindings"] = {
-            "kafka": {
-                "key": {
-                    "type": "string",
-                    "description": "The article id: one article's events stay in order.",
-                },
-                "bindingVersion": "0.5.0",
-            }
-        }
+    _sort_entries(components, "messages", "schemas")
     return document
+
+
+def _describe_event(message: dict[str, Any], event: type[Event]) -> None:
+    """The topic's event (FastStream would give a union when a handler reads several
+    topics), its CloudEvents headers and its record key."""
+    message["payload"] = {"$ref": f"#/components/schemas/{event.__name__}"}
+    message["contentType"] = ce.CONTENT_TYPE
+    message["headers"] = cloudevents_headers(event.event_type)
+    message["bindings"] = {
+        "kafka": {
+            "key": {"type": "string", "description": "The article id: one article's events stay in order."},
+            "bindingVersion": "0.5.0",
+        }
+    }
+
+
+def _drop_unreferenced_schemas(document: dict[str, Any]) -> None:
+    schemas = document["components"].get("schemas", {})
+    while True:
+        text = json.dumps({k: v for k, v in document.items() if k != "components"})
+        text += json.dumps(document["components"].get("messages", {}))
+        text += json.dumps(schemas)
+        unused = [name for name in schemas if f'"#/components/schemas/{name}"' not in text]
+        if not unused:
+            return
+        for name in unused:
+            del schemas[name]
 
 
 def _sort_entries(mapping: dict[str, Any], *names: str) -> None:

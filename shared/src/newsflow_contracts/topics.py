@@ -84,3 +84,8 @@ def topics_with_dead_letters() -> list[Topic]:
         if topic.consumed:
             topics.append(topic.dlq)
     return topics
+
+
+CO_PARTITIONED: tuple[tuple[Topic, ...], ...] = ((ARTICLE_ENRICHED, ARTICLE_RETRACTED),)
+"""Topics one consumer reads together, relying on an article's records having the same
+partition number in each: they must keep the same partition count."""

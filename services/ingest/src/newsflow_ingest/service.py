@@ -47,11 +47,9 @@ async def accept_submission(
             content=content,
             accepted_at=accepted_at,
         )
+        if head is not None and not head.sent:
+            await _send_head(article_id, heads=heads, publish=publish)  # keep versions in order
         if isinstance(decision, Unchanged):
-            if not decision.head.sent:
-                stored = await heads.event_of(article_id)
-                if stored is not None:
-                    await _send(stored[0], stored[1], heads=heads, publish=publish)
             return Accepted(
                 article_id=article_id,
                 version=decision.head.version,
@@ -79,6 +77,13 @@ async def resend_unsent(*, heads: HeadStore, publish: PublishIngested) -> int:
     for event, event_id in pending:
         await _send(event, event_id, heads=heads, publish=publish)
     return len(pending)
+
+
+async def _send_head(article_id: str, *, heads: HeadStore, publish: PublishIngested) -> None:
+    """Publish the latest accepted version, left unsent by an outage, before anything newer."""
+    stored = await heads.event_of(article_id)
+    if stored is not None:
+        await _send(stored[0], stored[1], heads=heads, publish=publish)
 
 
 async def _send(event: ArticleIngested, event_id: str, *, heads: HeadStore, publish: PublishIngested) -> None:

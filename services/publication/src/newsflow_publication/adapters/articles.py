@@ -1,22 +1,27 @@
 """The article read model in MongoDB: current state in `articles`, every version in
-`article_versions`. Writes are versioned upserts: an older or equal version is ignored, so a
-redelivered or stale event changes nothing.
+`article_versions` (`_id` = `<article id>:<version>`), slugs in `article_slugs`.
 
-A retracted article keeps its id, slug and version in `articles` with a `retracted` record
-and no content; a takedown also erases the content of its earlier versions."""
+Writes are versioned: an older or equal version changes nothing, so a redelivered or stale
+event is harmless. The check and the write are two operations, which is safe because each
+article has a single writer: its events reach one consumer, in order (see the consumer).
+FerretDB v1 makes that design necessary twice over: it does not apply concurrent updates of
+one document atomically, and it pushes down only `_id` filters (anything else scans the
+collection), so every read and write here goes by `_id`.
+
+A retracted article keeps its id, slug and version with a `retracted` record and no
+content; a takedown also erases the content of its earlier versions."""
 
 import contextlib
 from typing import Any, Protocol
 
 from newsflow_contracts.events import ArticlePublished, ArticleRetracted
-from pymongo import DESCENDING, AsyncMongoClient
+from pymongo import AsyncMongoClient
 from pymongo.errors import DuplicateKeyError
 
 StoredArticle = ArticlePublished | ArticleRetracted
 """The current state of an article: its live version, or the retraction that ended it."""
 
 RETRACTED = "retracted"
-_CONTENT_FIELDS = [f for f in ArticlePublished.model_fields if f not in ("article_id", "version", "slug")]
 
 
 class ArticleRepository(Protocol):
@@ -26,18 +31,18 @@ class ArticleRepository(Protocol):
     async def get_by_slug(self, slug: str) -> StoredArticle | None: ...
 
 
-def _document(article: ArticlePublished) -> dict[str, Any]:
-    doc = article.model_dump(mode="json", by_alias=True, exclude_none=True)
-    doc["_id"] = doc.pop("article_id")
+def _document(state: StoredArticle) -> dict[str, Any]:
+    if isinstance(state, ArticleRetracted):
+        return {"version": state.version, "slug": state.slug, RETRACTED: state.model_dump(mode="json")}
+    doc = state.model_dump(mode="json", by_alias=True, exclude_none=True)
+    del doc["article_id"]
     return doc
 
 
 def _stored(doc: dict[str, Any]) -> StoredArticle:
     if RETRACTED in doc:
         return ArticleRetracted.model_validate(doc[RETRACTED])
-    doc = dict(doc)
-    doc["article_id"] = doc.pop("_id")
-    return ArticlePublished.model_validate(doc)
+    return ArticlePublished.model_validate({**doc, "article_id": doc["_id"]})
 
 
 class MongoArticleRepository:
@@ -45,61 +50,48 @@ class MongoArticleRepository:
         db = client[database]
         self.articles = db["articles"]
         self.versions = db["article_versions"]
+        self.slugs = db["article_slugs"]
 
     async def create_indexes(self) -> None:
-        await self.articles.create_index("slug", unique=True)
-        await self.articles.create_index([("section", 1), ("published_at", DESCENDING)])
-        await self.versions.create_index([("article_id", 1), ("version", DESCENDING)])
+        await self.versions.create_index("article_id")
 
     async def save(self, article: ArticlePublished) -> StoredArticle:
         """Store the version unless a newer or equal one is there; returns what is stored."""
-        current = _document(article)
-        article_id = current.pop("_id")
-        await self._keep_history(article_id, article.version, current)
-        return await self._upsert_newer(
-            article_id, article.version, {"$set": current, "$unset": {RETRACTED: ""}}, article
-        )
+        return await self._apply(article)
 
     async def retract(self, retraction: ArticleRetracted) -> StoredArticle:
         """Apply the retraction unless a newer version is there; returns what is stored."""
-        record = retraction.model_dump(mode="json")
-        article_id = retraction.article_id
-        await self._keep_history(article_id, retraction.version, {RETRACTED: record})
-        stored = await self._upsert_newer(
-            article_id,
-            retraction.version,
-            {
-                "$set": {"version": retraction.version, "slug": retraction.slug, RETRACTED: record},
-                "$unset": dict.fromkeys(_CONTENT_FIELDS, ""),
-            },
-            retraction,
-        )
+        stored = await self._apply(retraction)
         if retraction.kind == "takedown":
             await self.versions.update_many(
-                {"article_id": article_id, RETRACTED: {"$exists": False}},
-                {"$unset": dict.fromkeys(_CONTENT_FIELDS, ""), "$set": {"taken_down": True}},
+                {"article_id": retraction.article_id, f"state.{RETRACTED}": {"$exists": False}},
+                {"$unset": {"state": ""}, "$set": {"taken_down": True}},
             )
         return stored
 
-    async def _keep_history(self, article_id: str, version: int, fields: dict[str, Any]) -> None:
-        history = {**fields, "_id": f"{article_id}:{version}", "article_id": article_id, "version": version}
+    async def _apply(self, state: StoredArticle) -> StoredArticle:
+        article_id, document = state.article_id, _document(state)
         with contextlib.suppress(DuplicateKeyError):
-            await self.versions.insert_one(history)
-
-    async def _upsert_newer(
-        self, article_id: str, version: int, update: dict[str, Any], applied: StoredArticle
-    ) -> StoredArticle:
-        try:
-            result = await self.articles.update_one(
-                {"_id": article_id, "version": {"$lt": version}}, update, upsert=True
+            await self.versions.insert_one(
+                {
+                    "_id": f"{article_id}:{state.version}",
+                    "article_id": article_id,
+                    "version": state.version,
+                    "state": document,
+                }
             )
-            if result.modified_count == 1 or result.upserted_id is not None:
-                return applied
-        except DuplicateKeyError:
-            pass  # the document is there at an equal or newer version
+        with contextlib.suppress(DuplicateKeyError):
+            await self.slugs.insert_one({"_id": state.slug, "article_id": article_id})
+        current = await self.articles.find_one({"_id": article_id}, projection={"version": True})
+        if current is not None and current["version"] >= state.version:
+            return await self._current(article_id)  # a redelivery or a stale version: no write
+        await self.articles.replace_one({"_id": article_id}, document, upsert=True)
+        return state
+
+    async def _current(self, article_id: str) -> StoredArticle:
         stored = await self.get(article_id)
         if stored is None:
-            raise RuntimeError(f"article {article_id} neither stored nor found")
+            raise RuntimeError(f"article {article_id} vanished while being stored")
         return stored
 
     async def get(self, article_id: str) -> StoredArticle | None:
@@ -107,5 +99,5 @@ class MongoArticleRepository:
         return _stored(doc) if doc else None
 
     async def get_by_slug(self, slug: str) -> StoredArticle | None:
-        doc = await self.articles.find_one({"slug": slug})
-        return _stored(doc) if doc else None
+        entry = await self.slugs.find_one({"_id": slug})
+        return await self.get(entry["article_id"]) if entry else None

@@ -1,14 +1,21 @@
 """Article versions and retractions in; the read model and the published topic out.
 
+One consumer reads both topics, with the range assignor: the topics have the same number
+of partitions and are keyed by article id, so one article's versions and retractions reach
+the same consumer and are handled one at a time. Each article therefore has a single
+writer, which the read model relies on.
+
 Each effect is stored before it is published, and published before the offset is committed;
 a redelivered record finds its version already stored and publishes it again under the same
 `ce_id`, so downstream consumers can drop the duplicate."""
 
 from datetime import UTC, datetime
 
+from aiokafka.coordinator.assignors.range import RangePartitionAssignor
 from faststream.kafka import KafkaBroker, KafkaMessage
 from faststream.middlewares import AckPolicy
 from newsflow_chassis.cloudevents import derived_event_id, from_headers
+from newsflow_chassis.delivery import PoisonRecord
 from newsflow_chassis.kafka import EventPublisher
 from newsflow_contracts.events import ArticleEnriched, ArticlePublished, ArticleRetracted
 from newsflow_contracts.topics import ARTICLE_ENRICHED, ARTICLE_PUBLISHED, ARTICLE_RETRACTED
@@ -16,6 +23,8 @@ from newsflow_contracts.topics import ARTICLE_ENRICHED, ARTICLE_PUBLISHED, ARTIC
 from ..adapters.articles import ArticleRepository
 from ..domain.articles import publish
 from ..settings import Settings
+
+ArticleEvent = ArticleEnriched | ArticleRetracted
 
 
 def register(broker: KafkaBroker, settings: Settings, articles: ArticleRepository) -> None:
@@ -31,38 +40,39 @@ def register(broker: KafkaBroker, settings: Settings, articles: ArticleRepositor
         ),
     )
 
-    @broker.subscriber(
-        ARTICLE_ENRICHED.name,
-        group_id=settings.publication_group,
-        auto_offset_reset="earliest",
-        ack_policy=AckPolicy.NACK_ON_ERROR,
-        title=f"{ARTICLE_ENRICHED.name}:subscribe",
-        description="Stores every enriched article version and publishes the newest.",
-    )
-    async def on_article_enriched(event: ArticleEnriched, msg: KafkaMessage) -> None:
-        cause = from_headers(msg.headers)
+    async def on_enriched(event: ArticleEnriched, cause_id: str) -> None:
         stored = await articles.save(publish(event, now=datetime.now(UTC)))
-        if stored.version != event.version:
+        if stored.version != event.version or not isinstance(stored, ArticlePublished):
             return  # a newer version or a retraction is there already: this one is stale
         await published_topic.publish(
-            stored, key=stored.article_id, event_id=derived_event_id(ArticlePublished.event_type, cause.id)
+            stored, key=stored.article_id, event_id=derived_event_id(ArticlePublished.event_type, cause_id)
         )
 
-    @broker.subscriber(
-        ARTICLE_RETRACTED.name,
-        group_id=settings.publication_group,
-        auto_offset_reset="earliest",
-        ack_policy=AckPolicy.NACK_ON_ERROR,
-        title=f"{ARTICLE_RETRACTED.name}:subscribe",
-        description="Withdraws retracted articles from the read model and tombstones them.",
-    )
-    async def on_article_retracted(event: ArticleRetracted, msg: KafkaMessage) -> None:
-        cause = from_headers(msg.headers)
+    async def on_retracted(event: ArticleRetracted, cause_id: str) -> None:
         stored = await articles.retract(event)
         if stored.version != event.version:
             return  # the newsroom published a newer version after retracting
         await published_topic.tombstone(
             key=event.article_id,
-            event_id=derived_event_id("tombstone", cause.id),
+            event_id=derived_event_id("tombstone", cause_id),
             event_type=event.event_type,
         )
+
+    @broker.subscriber(
+        ARTICLE_ENRICHED.name,
+        ARTICLE_RETRACTED.name,
+        group_id=settings.publication_group,
+        auto_offset_reset="earliest",
+        ack_policy=AckPolicy.NACK_ON_ERROR,
+        partition_assignment_strategy=(RangePartitionAssignor,),
+        title="article-events:subscribe",
+        description="Stores enriched versions and retractions, newest wins, and publishes the result.",
+    )
+    async def on_article_event(event: ArticleEvent, msg: KafkaMessage) -> None:
+        cause = from_headers(msg.headers)
+        if cause.type != event.event_type:
+            raise PoisonRecord(f"ce_type {cause.type!r} does not match the payload ({event.event_type})")
+        if isinstance(event, ArticleRetracted):
+            await on_retracted(event, cause.id)
+        else:
+            await on_enriched(event, cause.id)
