@@ -87,9 +87,11 @@ async def publish_run(
     ledger: Ledger,
     rng: random.Random,
     workers: int = 12,
+    pause_s: float = 0.0,
 ) -> None:
     """Submit `articles` articles, some of them in two or three versions; one article's
-    versions go in order, different articles concurrently."""
+    versions go in order, different articles concurrently; each worker pauses `pause_s`
+    between submissions, to spread a run over time."""
     queue: asyncio.Queue[int] = asyncio.Queue()
     for number in range(articles):
         queue.put_nowait(number)
@@ -100,6 +102,7 @@ async def publish_run(
             versions = rng.choices((1, 2, 3), weights=(6, 3, 1))[0]
             for version in range(1, versions + 1):
                 await submit(client, f"{ingest_url}/v1/articles", key, article(run, number, version), ledger)
+                await asyncio.sleep(pause_s)
 
     async with httpx.AsyncClient(timeout=15) as client:
         await asyncio.gather(*(worker(client) for _ in range(workers)))

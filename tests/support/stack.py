@@ -80,14 +80,20 @@ async def records_since(
         await consumer.stop()
 
 
-async def produce(topic: str, records: list[tuple[bytes | None, bytes | None, dict[str, str]]]) -> None:
-    """Write raw (key, value, headers) records, as a producer outside newsflow would."""
+async def produce(
+    topic: str, records: list[tuple[bytes | None, bytes | None, dict[str, str]]]
+) -> list[tuple[int, int]]:
+    """Write raw (key, value, headers) records, as a producer outside newsflow would;
+    returns the (partition, offset) of each."""
     producer = AIOKafkaProducer(bootstrap_servers=KAFKA, acks="all", enable_idempotence=True)
     await producer.start()
+    positions = []
     try:
         for key, value, headers in records:
-            await producer.send_and_wait(
+            sent = await producer.send_and_wait(
                 topic, value=value, key=key, headers=[(k, v.encode()) for k, v in headers.items()]
             )
+            positions.append((sent.partition, sent.offset))
+        return positions
     finally:
         await producer.stop()

@@ -7,6 +7,8 @@ from datetime import UTC, datetime
 from newsflow_contracts import cloudevents as ce
 from newsflow_contracts.events import Event
 
+from .delivery import PoisonRecord
+
 EVENT_ID_NAMESPACE = uuid.UUID("6f1b8a52-3c55-4b7e-9a34-0b1d4c2e9f10")
 
 
@@ -43,7 +45,7 @@ def to_headers(attributes: ce.EventAttributes) -> dict[str, str]:
 
 
 def from_headers(headers: Mapping[str, str | bytes]) -> ce.EventAttributes:
-    """Raises `ValueError` (a poison record) when a required attribute is missing."""
+    """Raises `PoisonRecord` when a required attribute is missing: retrying cannot help."""
 
     def text(name: str) -> str | None:
         value = headers.get(name)
@@ -51,7 +53,7 @@ def from_headers(headers: Mapping[str, str | bytes]) -> ce.EventAttributes:
 
     missing = [h for h in (ce.HEADER_ID, ce.HEADER_TYPE, ce.HEADER_SOURCE) if not text(h)]
     if missing:
-        raise ValueError(f"missing CloudEvents headers: {', '.join(missing)}")
+        raise PoisonRecord(f"missing CloudEvents headers: {', '.join(missing)}")
     return ce.EventAttributes(
         id=text(ce.HEADER_ID) or "",
         type=text(ce.HEADER_TYPE) or "",
