@@ -66,3 +66,16 @@ def test_the_schema_check_itself_rejects_a_broken_article() -> None:
     article["pubStatus"] = "published"
     article["headlines"] = "not a list"
     assert len(list(VALIDATOR.iter_errors(article))) >= 2
+
+
+IPTC_CASES = Path(__file__).parents[2] / "shared/schemas/ninjs/test_suite/3.1"
+
+
+@pytest.mark.parametrize("case", sorted(IPTC_CASES.glob("should_pass/*.json")), ids=lambda p: p.name)
+def test_the_validator_accepts_iptcs_valid_cases(case: Path) -> None:
+    assert [e.message for e in VALIDATOR.iter_errors(json.loads(case.read_text()))] == []
+
+
+@pytest.mark.parametrize("case", sorted(IPTC_CASES.glob("should_fail/*.json")), ids=lambda p: p.name)
+def test_the_validator_rejects_iptcs_invalid_cases(case: Path) -> None:
+    assert list(VALIDATOR.iter_errors(json.loads(case.read_text()))) != []
