@@ -95,6 +95,14 @@ class ArticleSubmitted(Event):
     )
 
 
+class Duplicate(BaseModel):
+    """Ingest's finding that a version repeats an article it already has (from any source)."""
+
+    of_article_id: str = Field(description="The first article with this content.")
+    kind: Literal["exact", "near"] = Field(description="Same content hash, or similar text.")
+    similarity: float = Field(ge=0, le=1, description="Estimated text similarity: 1.0 for exact.")
+
+
 class ArticleVersionEvent(Event):
     """What every event about one accepted article version carries."""
 
@@ -105,6 +113,10 @@ class ArticleVersionEvent(Event):
     slug: str = Field(description="URL-safe, unique name of the article.")
     accepted_at: datetime = Field(description="When ingest accepted this version (UTC).")
     content: ArticleContent
+    duplicate: Duplicate | None = Field(
+        default=None,
+        description="Set when the version duplicates another article: it is recorded, not published.",
+    )
 
 
 class ArticleIngested(ArticleVersionEvent):
