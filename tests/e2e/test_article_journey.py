@@ -6,18 +6,16 @@ import json
 import statistics
 import time
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
 import jsonschema
 import pytest
-from newsflow_chassis.cloudevents import attributes_for, to_headers
-from newsflow_contracts.events import ArticleRetracted
 from newsflow_contracts.topics import ARTICLE_ENRICHED, ARTICLE_INGESTED, ARTICLE_PUBLISHED, ARTICLE_RETRACTED
 
 from tests.support.processes import Services
-from tests.support.stack import commit_group_at_end, end_offsets, produce, records_since, unique
+from tests.support.stack import commit_group_at_end, end_offsets, records_since, unique
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMA = json.loads((ROOT / "shared/schemas/ninjs/ninjs-schema_3.1.json").read_text())
@@ -111,22 +109,13 @@ async def test_a_retraction_answers_410_and_tombstones_the_published_topic(servi
             await asyncio.sleep(0.02)
 
         published_before = await end_offsets(ARTICLE_PUBLISHED.name)
-        retraction = ArticleRetracted(
-            article_id=accepted["article_id"],
-            version=accepted["version"] + 1,
-            source="e2e",
-            external_id=article["external_id"],
-            slug=accepted["slug"],
-            kind="kill",
-            reason="Legal advice",
-            retracted_at=datetime.now(UTC),
+        retracted = await client.post(
+            f"{services.url('ingest')}/v1/articles/{accepted['article_id']}/retract",
+            json={"kind": "kill", "reason": "Legal advice"},
+            headers={"Authorization": f"Bearer {key}"},
         )
-        event_id = unique("retraction")
-        headers = to_headers(attributes_for(retraction, event_id=event_id, source="/test", subject="x"))
-        await produce(
-            ARTICLE_RETRACTED.name,
-            [(retraction.article_id.encode(), retraction.model_dump_json().encode(), headers)],
-        )
+        assert retracted.status_code == 202, retracted.text
+        assert retracted.json()["version"] == accepted["version"] + 1
         deadline = time.monotonic() + 20
         while (read := await client.get(url)).status_code == 200 and time.monotonic() < deadline:  # noqa: ASYNC110
             await asyncio.sleep(0.02)
@@ -135,9 +124,31 @@ async def test_a_retraction_answers_410_and_tombstones_the_published_topic(servi
 
     records = await records_since(
         published_before,
-        until=lambda rs: any(r.key.decode() == retraction.article_id for r in rs),
+        until=lambda rs: any(r.key.decode() == accepted["article_id"] for r in rs),
         timeout_s=20,
     )
-    tombstones = [r for r in records if r.key.decode() == retraction.article_id]
+    tombstones = [r for r in records if r.key.decode() == accepted["article_id"]]
     assert len(tombstones) == 1 and tombstones[0].value is None
     assert dict(tombstones[0].headers)["ce_type"] == b"news.article.retracted.v1"
+
+
+async def test_an_embargoed_article_becomes_readable_only_at_its_time(services: Services) -> None:
+    key = services.create_key(unique("e2e-cms"))
+    embargo = datetime.now(UTC) + timedelta(seconds=4)
+    article = {**SAMPLES[1], "external_id": unique("embargo"), "embargo_until": embargo.isoformat()}
+    async with httpx.AsyncClient(timeout=10) as client:
+        response = await client.post(
+            f"{services.url('ingest')}/v1/articles", json=article, headers={"Authorization": f"Bearer {key}"}
+        )
+        assert response.status_code == 202, response.text
+        assert response.json()["held_until"]
+        url = f"{services.url('publication')}/v1/articles/{response.json()['article_id']}"
+        while datetime.now(UTC) < embargo - timedelta(seconds=0.5):
+            assert (await client.get(url)).status_code == 404, "published before its embargo"
+            await asyncio.sleep(0.2)
+        deadline = time.monotonic() + 20
+        while (read := await client.get(url)).status_code == 404 and time.monotonic() < deadline:  # noqa: ASYNC110
+            await asyncio.sleep(0.1)
+        assert read.status_code == 200
+        assert datetime.now(UTC) >= embargo
+        assert read.json()["article"]["embargoedUntil"].startswith(embargo.strftime("%Y-%m-%dT%H:%M:%S"))

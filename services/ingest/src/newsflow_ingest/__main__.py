@@ -6,7 +6,7 @@ import sys
 
 import uvicorn
 
-from .adapters.keys import SCOPES, MongoKeyStore
+from .adapters.keys import DEFAULT_SCOPES, SCOPES, MongoKeyStore
 from .app import mongo_client
 from .settings import Settings
 
@@ -17,7 +17,7 @@ async def _keys(args: argparse.Namespace, settings: Settings) -> int:
     try:
         await store.create_indexes()
         if args.keys_command == "create":
-            key_id, key = await store.create(source=args.source, scopes=tuple(args.scope or SCOPES))
+            key_id, key = await store.create(source=args.source, scopes=tuple(args.scope or DEFAULT_SCOPES))
             print(f"key id: {key_id}\nsource: {args.source}\nkey:    {key}\n(shown once; store it now)")
         elif args.keys_command == "list":
             for doc in await store.list():
@@ -42,7 +42,9 @@ def main() -> None:
     key_commands = keys.add_subparsers(dest="keys_command", required=True)
     create = key_commands.add_parser("create", help="create a key for a source (shown once)")
     create.add_argument("--source", required=True, help="the newsroom system, e.g. 'cms-main'")
-    create.add_argument("--scope", action="append", choices=SCOPES, help="repeatable; default all")
+    create.add_argument(
+        "--scope", action="append", choices=SCOPES, help="repeatable; default: publish and retract"
+    )
     key_commands.add_parser("list", help="list keys (never the keys themselves)")
     revoke = key_commands.add_parser("revoke", help="revoke a key by id")
     revoke.add_argument("key_id")

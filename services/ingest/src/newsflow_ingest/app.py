@@ -1,5 +1,8 @@
-"""The one wiring point of ingest: clients, adapters, routes and the Kafka publisher."""
+"""The one wiring point of ingest: clients, adapters, routes and the Kafka publishers."""
 
+import asyncio
+import contextlib
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -8,17 +11,23 @@ from aiokafka.errors import KafkaError
 from fastapi import FastAPI
 from newsflow_chassis.kafka import EventPublisher, build_broker, running_broker
 from newsflow_chassis.problems import install_problem_handlers
-from newsflow_contracts.events import ArticleIngested
-from newsflow_contracts.topics import ARTICLE_INGESTED
+from newsflow_contracts.events import ArticleIngested, ArticleRetracted
+from newsflow_contracts.topics import ARTICLE_INGESTED, ARTICLE_RETRACTED
 from pymongo import AsyncMongoClient
 from pymongo.errors import ConnectionFailure, PyMongoError
+from redis.asyncio import Redis
 
 from .adapters.heads import MongoHeadStore
+from .adapters.idempotency import MongoIdempotencyStore
 from .adapters.keys import MongoKeyStore
+from .adapters.rate_limit import RedisRateLimiter
+from .domain.articles import AcceptedEvent
 from .entrypoints import http
 from .entrypoints.limits import BodySizeLimit
-from .service import resend_unsent
+from .service import release_due, resend_unsent
 from .settings import Settings
+
+log = logging.getLogger("newsflow.ingest")
 
 
 def mongo_client(settings: Settings) -> AsyncMongoClient[dict[str, Any]]:
@@ -28,7 +37,6 @@ def mongo_client(settings: Settings) -> AsyncMongoClient[dict[str, Any]]:
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     broker = build_broker(settings, client_id="newsflow-ingest", transient=(ConnectionFailure,))
-
     ingested = EventPublisher(
         broker,
         ARTICLE_INGESTED,
@@ -36,29 +44,54 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         source=settings.event_source,
         description="Every accepted article version, keyed by article id.",
     )
+    retracted = EventPublisher(
+        broker,
+        ARTICLE_RETRACTED,
+        ArticleRetracted,
+        source=settings.event_source,
+        description="Every accepted retraction (unpublish, kill, takedown), keyed by article id.",
+    )
 
-    async def publish_ingested(event: ArticleIngested, event_id: str) -> None:
-        await ingested.publish(event, key=event.article_id, event_id=event_id)
+    async def publish_accepted(event: AcceptedEvent, event_id: str) -> None:
+        topic = retracted if isinstance(event, ArticleRetracted) else ingested
+        await topic.publish(event, key=event.article_id, event_id=event_id)
+
+    async def release_embargoes(app: FastAPI) -> None:
+        while True:
+            await asyncio.sleep(settings.embargo_tick_s)
+            try:
+                await release_due(heads=app.state.heads, publish=publish_accepted)
+            except (PyMongoError, KafkaError, OSError) as error:
+                log.warning("embargo release postponed: %r", error)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         mongo = mongo_client(settings)
+        redis = Redis.from_url(settings.redis_url, socket_timeout=2, socket_connect_timeout=2)
         app.state.heads = MongoHeadStore(mongo, settings.ingest_db)
         app.state.keys = MongoKeyStore(mongo, settings.ingest_db)
-        app.state.publish_ingested = publish_ingested
+        app.state.idempotency = MongoIdempotencyStore(mongo, settings.ingest_db)
+        app.state.rate_limiter = RedisRateLimiter(redis, per_second=settings.rate_limit_per_second)
+        app.state.publish_ingested = publish_accepted
         await app.state.heads.create_indexes()
-        await app.state.keys.create_indexes()
         try:
             async with running_broker(broker, settings):
-                await resend_unsent(heads=app.state.heads, publish=publish_ingested)
-                yield
+                await resend_unsent(heads=app.state.heads, publish=publish_accepted)
+                releaser = asyncio.create_task(release_embargoes(app))
+                try:
+                    yield
+                finally:
+                    releaser.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await releaser
         finally:
+            await redis.aclose()
             await mongo.close()
 
     app = FastAPI(
         title="newsflow ingest",
         version="1.0.0",
-        description="The front door for newsroom systems: submit articles and new versions.",
+        description="The front door for newsroom systems: submit articles, new versions and retractions.",
         lifespan=lifespan,
     )
     app.state.broker = broker

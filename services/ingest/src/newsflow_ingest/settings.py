@@ -11,3 +11,8 @@ class Settings(KafkaSettings):
     ingest_db: str = Field(default="newsflow_ingest", description="Ingest's own database.")
     max_body_bytes: int = Field(default=2_000_000, ge=1024, description="Largest accepted request.")
     event_source: str = Field(default="/newsflow/ingest", description="CloudEvents source.")
+    redis_url: str = Field(default="redis://127.0.0.1:6379/0", description="Redis, for the rate limit.")
+    rate_limit_per_second: int = Field(
+        default=200, ge=1, description="Requests a source may make per second (all replicas together)."
+    )
+    embargo_tick_s: float = Field(default=1.0, gt=0, description="How often held versions are checked.")

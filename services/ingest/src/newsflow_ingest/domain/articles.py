@@ -8,7 +8,14 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from newsflow_contracts.events import ArticleContent, ArticleIngested, ArticleSubmitted, Image
+from newsflow_contracts.events import (
+    ArticleContent,
+    ArticleIngested,
+    ArticleRetracted,
+    ArticleSubmitted,
+    Image,
+    RetractionKind,
+)
 
 from .normalise import nfc, plain_line, sanitise_html, utc
 
@@ -81,6 +88,14 @@ def content_hash(content: ArticleContent) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+AcceptedEvent = ArticleIngested | ArticleRetracted
+"""A version ingest accepted: new content, or a retraction (itself a version)."""
+
+
+class Withdrawn(ValueError):
+    """The article was killed or taken down: it cannot be published again."""
+
+
 @dataclass(frozen=True, slots=True)
 class Head:
     """The latest accepted version of an article, as ingest remembers it."""
@@ -91,6 +106,11 @@ class Head:
     content_hash: str
     event_id: str
     sent: bool
+    source: str = ""
+    external_id: str = ""
+    retracted: RetractionKind | None = None
+    hold_until: datetime | None = None
+    """An embargoed version is held, unsent, until this time."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,11 +132,14 @@ def decide(
     content: ArticleContent,
     accepted_at: datetime,
 ) -> Unchanged | NewVersion:
-    """Same content as the head: nothing new. Otherwise the next version."""
+    """Same content as the head: nothing new. Otherwise the next version, unless the
+    article was killed or taken down."""
     article_id = article_id_for(source, external_id)
     digest = content_hash(content)
     if head is not None and head.content_hash == digest:
         return Unchanged(head)
+    if head is not None and head.retracted in ("kill", "takedown"):
+        raise Withdrawn(f"article {article_id} was {'killed' if head.retracted == 'kill' else 'taken down'}")
     previous = head.version if head else 0
     event = ArticleIngested(
         article_id=article_id,
@@ -129,3 +152,28 @@ def decide(
         content=content,
     )
     return NewVersion(event=event, previous_version=previous)
+
+
+def retraction_hash(kind: RetractionKind, reason: str) -> str:
+    return hashlib.sha256(f"retracted\x1f{kind}\x1f{nfc(reason).strip()}".encode()).hexdigest()
+
+
+def decide_retraction(
+    *, head: Head, kind: RetractionKind, reason: str, accepted_at: datetime
+) -> Unchanged | ArticleRetracted:
+    """The same retraction again: nothing new. Otherwise the retraction is the next version."""
+    reason = nfc(reason).strip()
+    if not reason:
+        raise InvalidArticle("reason", "reason must not be blank")
+    if head.content_hash == retraction_hash(kind, reason):
+        return Unchanged(head)
+    return ArticleRetracted(
+        article_id=head.article_id,
+        version=head.version + 1,
+        source=head.source,
+        external_id=head.external_id,
+        slug=head.slug,
+        kind=kind,
+        reason=reason,
+        retracted_at=accepted_at,
+    )
