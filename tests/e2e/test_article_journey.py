@@ -12,10 +12,17 @@ from pathlib import Path
 import httpx
 import jsonschema
 import pytest
-from newsflow_contracts.topics import ARTICLE_ENRICHED, ARTICLE_INGESTED, ARTICLE_PUBLISHED, ARTICLE_RETRACTED
+from newsflow_contracts.topics import (
+    ARTICLE_ENRICHED,
+    ARTICLE_INGESTED,
+    ARTICLE_PUBLISHED,
+    ARTICLE_RETRACTED,
+    ARTICLE_SUBMITTED,
+)
+from newsflow_ingest.domain.articles import article_id_for
 
-from tests.support.processes import Services
-from tests.support.stack import commit_group_at_end, end_offsets, records_since, unique
+from tests.support.processes import LOGS, Services
+from tests.support.stack import commit_group_at_end, end_offsets, produce, records_since, unique
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMA = json.loads((ROOT / "shared/schemas/ninjs/ninjs-schema_3.1.json").read_text())
@@ -25,6 +32,7 @@ SAMPLES = [json.loads(line) for line in (ROOT / "samples/articles.jsonl").read_t
 @pytest.fixture(scope="module")
 async def services() -> AsyncIterator[Services]:
     running = Services.isolated()
+    await commit_group_at_end(running.env["NEWSFLOW_SUBMISSIONS_GROUP"], [ARTICLE_SUBMITTED.name])
     await commit_group_at_end(running.env["NEWSFLOW_ENRICHMENT_GROUP"], [ARTICLE_INGESTED.name])
     await commit_group_at_end(
         running.env["NEWSFLOW_PUBLICATION_GROUP"], [ARTICLE_ENRICHED.name, ARTICLE_RETRACTED.name]
@@ -92,6 +100,9 @@ async def test_twenty_articles_from_post_to_readable(services: Services) -> None
     assert headers["ce_specversion"] == b"1.0"
     assert headers["ce_source"] == b"/newsflow/publication"
     assert json.loads(ours[0].value)["article"]["uri"].startswith("urn:newsflow:article:")
+    ingest_log = (LOGS / f"ingest-{services.ports['ingest']}.log").read_text()
+    assert "POST /v1/articles" in ingest_log
+    assert key not in ingest_log and key.split("_")[-1] not in ingest_log  # no key, no secret
 
 
 async def test_a_retraction_answers_410_and_tombstones_the_published_topic(services: Services) -> None:
@@ -152,3 +163,45 @@ async def test_an_embargoed_article_becomes_readable_only_at_its_time(services: 
         assert read.status_code == 200
         assert datetime.now(UTC) >= embargo
         assert read.json()["article"]["embargoedUntil"].startswith(embargo.strftime("%Y-%m-%dT%H:%M:%S"))
+
+
+async def test_a_cms_publishing_over_kafka_is_ingested_and_its_bad_records_dead_lettered(
+    services: Services,
+) -> None:
+    source = unique("kafka-cms")
+    services.create_key(source)
+    good = {**SAMPLES[2], "external_id": unique("kafka")}
+    headers = {
+        "ce_id": unique("ce"),
+        "ce_type": ARTICLE_SUBMITTED.event_type,
+        "ce_source": source,
+        "ce_specversion": "1.0",
+    }
+    dlq_before = await end_offsets(ARTICLE_SUBMITTED.dlq.name)
+    key = good["external_id"].encode()
+    await produce(
+        ARTICLE_SUBMITTED.name,
+        [
+            (key, json.dumps({**good, "headline": ""}).encode(), headers),  # fails validation
+            (key, json.dumps(good).encode(), {**headers, "ce_source": "nobody-registered-this"}),
+            (
+                key,
+                json.dumps({**good, "body_html": "<script>x()</script>"}).encode(),
+                headers,
+            ),  # no text left
+            (key, json.dumps(good).encode(), headers),
+        ],
+    )
+    article_id = article_id_for(source, good["external_id"])
+    url = f"{services.url('publication')}/v1/articles/{article_id}"
+    async with httpx.AsyncClient(timeout=10) as client:
+        deadline = time.monotonic() + 20
+        while (read := await client.get(url)).status_code == 404 and time.monotonic() < deadline:  # noqa: ASYNC110
+            await asyncio.sleep(0.05)
+    assert read.status_code == 200 and read.json()["version"] == 1
+    dead = [r for r in await records_since(dlq_before, until=lambda rs: len(rs) >= 3) if r.key == key]
+    reasons = [dict(r.headers)["dlq_error_message"].decode() for r in dead]
+    assert len(reasons) == 3, reasons
+    assert "headline" in reasons[0]
+    assert "unknown source" in reasons[1]
+    assert "body_html" in reasons[2]

@@ -34,6 +34,7 @@ class Services:
             "NEWSFLOW_PUBLICATION_DB": f"{run}_publication",
             "NEWSFLOW_ENRICHMENT_GROUP": f"{run}-enrichment",
             "NEWSFLOW_PUBLICATION_GROUP": f"{run}-publication",
+            "NEWSFLOW_SUBMISSIONS_GROUP": f"{run}-submissions",
         }
         return cls(env=env, ports=ports)
 

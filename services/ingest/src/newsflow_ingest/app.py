@@ -22,9 +22,9 @@ from .adapters.idempotency import MongoIdempotencyStore
 from .adapters.keys import MongoKeyStore
 from .adapters.rate_limit import RedisRateLimiter
 from .domain.articles import AcceptedEvent
-from .entrypoints import http
+from .entrypoints import http, submissions
 from .entrypoints.limits import BodySizeLimit
-from .service import release_due, resend_unsent
+from .service import ConcurrentUpdate, release_due, resend_unsent
 from .settings import Settings
 
 log = logging.getLogger("newsflow.ingest")
@@ -36,7 +36,9 @@ def mongo_client(settings: Settings) -> AsyncMongoClient[dict[str, Any]]:
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
-    broker = build_broker(settings, client_id="newsflow-ingest", transient=(ConnectionFailure,))
+    broker = build_broker(
+        settings, client_id="newsflow-ingest", transient=(ConnectionFailure, ConcurrentUpdate)
+    )
     ingested = EventPublisher(
         broker,
         ARTICLE_INGESTED,
@@ -95,6 +97,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.broker = broker
+    submissions.register(broker, settings, lambda: app.state)
     install_problem_handlers(app, unavailable=(PyMongoError, KafkaError, ConnectionError, TimeoutError))
     app.include_router(http.router)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)

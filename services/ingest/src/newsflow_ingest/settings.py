@@ -15,4 +15,7 @@ class Settings(KafkaSettings):
     rate_limit_per_second: int = Field(
         default=200, ge=1, description="Requests a source may make per second (all replicas together)."
     )
+    submissions_group: str = Field(
+        default="newsflow-ingest-submissions", description="Consumer group of the submissions topic."
+    )
     embargo_tick_s: float = Field(default=1.0, gt=0, description="How often held versions are checked.")
