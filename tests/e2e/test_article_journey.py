@@ -22,6 +22,7 @@ from newsflow_contracts.topics import (
 from newsflow_ingest.domain.articles import article_id_for
 
 from tests.support.processes import LOGS, Services
+from tests.support.xss import VECTORS, executable_parts, text_with_markup
 from tests.support.stack import commit_group_at_end, end_offsets, produce, records_since, unique
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -205,3 +206,41 @@ async def test_a_cms_publishing_over_kafka_is_ingested_and_its_bad_records_dead_
     assert "headline" in reasons[0]
     assert "unknown source" in reasons[1]
     assert "body_html" in reasons[2]
+
+
+async def test_no_xss_vector_survives_into_stored_or_published_articles(services: Services) -> None:
+    key = services.create_key(unique("e2e-xss"))
+    run = unique("xss")
+    published_before = await end_offsets(ARTICLE_PUBLISHED.name)
+    ids: list[str] = []
+    async with httpx.AsyncClient(timeout=10) as client:
+        for number, vector in enumerate(VECTORS):
+            article = {
+                "external_id": f"{run}-{number}",
+                "headline": f"Story {number} {vector}",
+                "body_html": f"<p>Story {number} begins.</p>{vector}<p>It ends.</p>",
+            }
+            response = await client.post(
+                f"{services.url('ingest')}/v1/articles",
+                json=article,
+                headers={"Authorization": f"Bearer {key}"},
+            )
+            assert response.status_code == 202, response.text
+            ids.append(response.json()["article_id"])
+        stored = []
+        for article_id in ids:
+            url = f"{services.url('publication')}/v1/articles/{article_id}"
+            deadline = time.monotonic() + 20
+            while (read := await client.get(url)).status_code == 404 and time.monotonic() < deadline:  # noqa: ASYNC110
+                await asyncio.sleep(0.05)
+            assert read.status_code == 200
+            stored.append(read.json())
+    records = await records_since(published_before, until=lambda rs: set(ids) <= {r.key.decode() for r in rs})
+    published = [json.loads(r.value) for r in records if r.key.decode() in ids]
+    assert len(published) >= len(ids)
+    for article in stored + published:
+        ninjs = article["article"]
+        html_body = next(b["value"] for b in ninjs["bodies"] if b["role"] == "html")
+        assert executable_parts(html_body) == [], html_body
+        assert not text_with_markup(ninjs["headlines"][0]["value"]), ninjs["headlines"][0]["value"]
+        assert not text_with_markup(article["enrichment"].get("plain_text", "")), "plain text carries markup"

@@ -54,6 +54,7 @@ ALLOWED_ATTRIBUTES = {
 ALLOWED_URL_SCHEMES = {"http", "https", "mailto"}
 
 _WHITESPACE = re.compile(r"\s+")
+_TAG_OPENING = re.compile(r"<(?=\s*[A-Za-z/!?])")
 
 
 def nfc(text: str) -> str:
@@ -73,9 +74,18 @@ def sanitise_html(body_html: str) -> str:
 
 
 def plain_line(text: str) -> str:
-    """A single line of plain text: markup removed, entities decoded, spaces folded."""
-    no_markup = nh3.clean(nfc(text), tags=set())
-    return _WHITESPACE.sub(" ", html.unescape(no_markup)).strip()
+    """A single line of plain text: markup removed, entities decoded, spaces folded.
+
+    Decoding can reveal markup that was escaped (`&lt;script&gt;`), so it repeats until
+    nothing changes; a `<` that would still open a tag is dropped, so that a site that
+    forgets to escape a headline renders no tag from it."""
+    current = nfc(text)
+    for _ in range(4):
+        decoded = html.unescape(nh3.clean(current, tags=set()))
+        if decoded == current:
+            break
+        current = decoded
+    return _WHITESPACE.sub(" ", _TAG_OPENING.sub("", current)).strip()
 
 
 def utc(moment: datetime | None, *, default: datetime) -> datetime:
