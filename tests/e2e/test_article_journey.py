@@ -22,8 +22,8 @@ from newsflow_contracts.topics import (
 from newsflow_ingest.domain.articles import article_id_for
 
 from tests.support.processes import LOGS, Services
-from tests.support.xss import VECTORS, executable_parts, text_with_markup
 from tests.support.stack import commit_group_at_end, end_offsets, produce, records_since, unique
+from tests.support.xss import VECTORS, executable_parts, text_with_markup
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMA = json.loads((ROOT / "shared/schemas/ninjs/ninjs-schema_3.1.json").read_text())
