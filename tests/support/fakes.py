@@ -1,5 +1,6 @@
 """In-memory stand-ins for the adapters, injected through the services' wiring points."""
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -157,3 +158,28 @@ class FakeIdempotencyStore:
 
     async def abandon(self, scope: str, key: str) -> None:
         self.records.pop(f"{scope}:{key}", None)
+
+
+@dataclass
+class FakeFingerprintStore:
+    """The dedup index in dicts: exact claims, LSH buckets, signatures."""
+
+    exact: dict[str, str] = field(default_factory=dict)
+    buckets: dict[str, list[str]] = field(default_factory=dict)
+    sigs: dict[str, tuple[int, ...]] = field(default_factory=dict)
+
+    async def claim_exact(self, digest: str, article_id: str) -> str:
+        return self.exact.setdefault(digest, article_id)
+
+    async def candidates(self, band_keys: Sequence[str]) -> set[str]:
+        return {a for key in band_keys for a in self.buckets.get(key, [])}
+
+    async def signatures(self, article_ids: Iterable[str]) -> dict[str, tuple[int, ...]]:
+        return {a: self.sigs[a] for a in article_ids if a in self.sigs}
+
+    async def remember(self, article_id: str, signature: Sequence[int], band_keys: Sequence[str]) -> None:
+        self.sigs.setdefault(article_id, tuple(signature))
+        for key in band_keys:
+            members = self.buckets.setdefault(key, [])
+            if article_id not in members:
+                members.append(article_id)
