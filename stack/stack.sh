@@ -31,7 +31,10 @@ HEALTH_TIMEOUT=${NEWSFLOW_HEALTH_TIMEOUT:-90}
 KAFKA_VERSION=4.1.1
 FERRETDB_VERSION=v1.24.2
 KAFKA_LIBS=$CACHE/kafka-$KAFKA_VERSION/libs
-FERRETDB_BIN=$CACHE/ferretdb-$FERRETDB_VERSION/ferretdb
+FERRETDB_PATCHES=$ROOT/stack/ferretdb
+# the build is cached under a name that changes with the patches applied to it
+FERRETDB_BUILD=ferretdb-$FERRETDB_VERSION-$(cat "$FERRETDB_PATCHES"/*.patch | sha256sum | cut -c1-8)
+FERRETDB_BIN=$CACHE/$FERRETDB_BUILD/ferretdb
 
 SERVERS=(kafka ferretdb redis)
 SERVICES=(ingest enrichment publication)
@@ -55,7 +58,8 @@ install_kafka() {
 }
 
 # FerretDB reads build/version/version.txt at start and panics when it is missing; the
-# module zip does not carry it, so build from a copy of the module source with it written.
+# module zip does not carry it, so build from a copy of the module source with it written,
+# and with the fixes in stack/ferretdb/*.patch applied (each says why).
 install_ferretdb() {
   [ -x "$FERRETDB_BIN" ] && return
   command -v go >/dev/null || die "ferretdb: go not found"
@@ -63,9 +67,12 @@ install_ferretdb() {
   local src dir
   src=$(go mod download -json "github.com/FerretDB/FerretDB@$FERRETDB_VERSION" |
     python3 -c 'import json,sys; print(json.load(sys.stdin)["Dir"])')
-  dir=$CACHE/ferretdb-$FERRETDB_VERSION/src
+  dir=$CACHE/$FERRETDB_BUILD/src
   rm -rf "$dir" && mkdir -p "$dir"
   cp -r "$src"/. "$dir" && chmod -R u+w "$dir"
+  for p in "$FERRETDB_PATCHES"/*.patch; do
+    patch -s -p1 -d "$dir" <"$p" || die "ferretdb: $p does not apply"
+  done
   echo "$FERRETDB_VERSION" >"$dir/build/version/version.txt"
   echo "newsflow-local" >"$dir/build/version/package.txt"
   (cd "$dir" && CGO_ENABLED=0 go build -trimpath -tags ferretdb_no_postgresql \

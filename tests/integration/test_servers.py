@@ -61,3 +61,16 @@ async def test_redis_round_trip() -> None:
         assert await client.get(key) == b"1"
     finally:
         await client.aclose()
+
+
+async def test_ferretdb_finds_by_id_through_the_id_index() -> None:
+    """stack/ferretdb/sqlite-id-index.patch: without it every lookup by _id scans the table."""
+    client: AsyncMongoClient = AsyncMongoClient(MONGO)
+    name = unique("test")
+    try:
+        await client[name]["docs"].insert_many([{"_id": f"doc:{n}"} for n in range(10)])
+        plan = await client[name].command("explain", {"find": "docs", "filter": {"_id": "doc:7"}})
+        assert any("USING INDEX" in step for step in plan["queryPlanner"]["Plan"]), plan
+    finally:
+        await client.drop_database(name)
+        await client.close()
