@@ -198,7 +198,8 @@ async def main() -> int:
     ingest = f"ingest {median['ingest_per_s']:.0f} articles/s"
     latency = f"p50 {median['p50_ms']:.1f} ms, p99 {median['p99_ms']:.1f} ms"
     raw = f"raw producer {median['raw_per_s']:.0f} records/s"
-    setup = f"{args.articles} articles a run, concurrency {args.concurrency}, {args.workers} ingest worker(s)"
+    size = f"{args.articles} articles of {median['bytes']:.0f} B a run"
+    setup = f"{size}, concurrency {args.concurrency}, {args.workers} worker(s)"
     print(f"median of {len(rows)}: {ingest}, {latency}; {raw}; ingest/raw {median['ratio']:.3f} ({setup})")
     return 0
 
