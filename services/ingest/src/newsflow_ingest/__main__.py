@@ -1,4 +1,5 @@
-"""`newsflow-ingest serve` runs the API; `newsflow-ingest keys ...` manages publisher keys."""
+"""`newsflow-ingest serve` runs the API; `newsflow-ingest keys ...` manages publisher keys;
+`newsflow-ingest feeds ...` manages wire feeds."""
 
 import argparse
 import asyncio
@@ -8,6 +9,7 @@ import uvicorn
 
 from .adapters.keys import DEFAULT_SCOPES, SCOPES, MongoKeyStore
 from .app import mongo_client
+from .entrypoints import feeds_cli
 from .settings import Settings
 
 
@@ -48,6 +50,7 @@ def main() -> None:
     key_commands.add_parser("list", help="list keys (never the keys themselves)")
     revoke = key_commands.add_parser("revoke", help="revoke a key by id")
     revoke.add_argument("key_id")
+    feeds_cli.add_parser(commands)
     args = parser.parse_args()
     settings = Settings()
     if args.command == "serve":
@@ -59,6 +62,8 @@ def main() -> None:
             workers=args.workers,
             log_level="info",
         )
+    elif args.command == "feeds":
+        sys.exit(asyncio.run(feeds_cli.run(args, settings)))
     else:
         sys.exit(asyncio.run(_keys(args, settings)))
 

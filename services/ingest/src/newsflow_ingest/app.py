@@ -17,12 +17,13 @@ from pymongo import AsyncMongoClient
 from pymongo.errors import ConnectionFailure, PyMongoError
 from redis.asyncio import Redis
 
+from .adapters.feed_sources import MongoFeedStore
 from .adapters.heads import MongoHeadStore
 from .adapters.idempotency import MongoIdempotencyStore
 from .adapters.keys import MongoKeyStore
 from .adapters.rate_limit import RedisRateLimiter
 from .domain.articles import AcceptedEvent
-from .entrypoints import http, submissions
+from .entrypoints import feed_status, feeds, http, metrics, submissions
 from .entrypoints.limits import BodySizeLimit
 from .service import ConcurrentUpdate, release_due, resend_unsent
 from .settings import Settings
@@ -75,13 +76,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.idempotency = MongoIdempotencyStore(mongo, settings.ingest_db)
         app.state.rate_limiter = RedisRateLimiter(redis, per_second=settings.rate_limit_per_second)
         app.state.publish_ingested = publish_accepted
+        app.state.feeds = MongoFeedStore(mongo, settings.ingest_db)
         await app.state.heads.create_indexes()
         try:
             async with running_broker(broker, settings):
                 await resend_unsent(heads=app.state.heads, publish=publish_accepted)
                 releaser = asyncio.create_task(release_embargoes(app))
                 try:
-                    yield
+                    async with feeds.polling(app.state, settings) as app.state.feed_poller:
+                        yield
                 finally:
                     releaser.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
@@ -97,8 +100,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.broker = broker
+    app.state.publish_ingested = publish_accepted  # also for one-shot commands (feeds poll)
     submissions.register(broker, settings, lambda: app.state)
     install_problem_handlers(app, unavailable=(PyMongoError, KafkaError, ConnectionError, TimeoutError))
     app.include_router(http.router)
+    app.include_router(feed_status.router)
+    app.include_router(metrics.router)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     return app

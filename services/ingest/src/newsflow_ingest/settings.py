@@ -19,3 +19,11 @@ class Settings(KafkaSettings):
         default="newsflow-ingest-submissions", description="Consumer group of the submissions topic."
     )
     embargo_tick_s: float = Field(default=1.0, gt=0, description="How often held versions are checked.")
+    feeds_enabled: bool = Field(default=True, description="Poll the configured wire feeds in this process.")
+    feeds_tick_s: float = Field(default=5.0, gt=0, description="How often due feeds are looked for.")
+    feeds_concurrency: int = Field(default=8, ge=1, description="Feeds polled at the same time, at most.")
+    feed_timeout_s: float = Field(default=20.0, gt=0, description="Longest a feed's fetch may take.")
+    feed_backoff_max_s: float = Field(
+        default=3600.0, gt=0, description="Longest wait before a failing feed is polled again."
+    )
+    feed_max_bytes: int = Field(default=10_000_000, ge=1024, description="Largest feed document read.")
