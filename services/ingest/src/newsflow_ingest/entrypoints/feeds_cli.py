@@ -7,6 +7,7 @@ from typing import Any
 
 from ..adapters.feed_sources import MongoFeedStore
 from ..adapters.heads import MongoHeadStore
+from ..app import create_app, mongo_client
 from ..domain.feed_polls import FORMATS, FeedConfig
 from ..settings import Settings
 from .feed_status import status_of
@@ -31,8 +32,6 @@ def add_parser(commands: Any) -> None:
 
 
 async def run(args: argparse.Namespace, settings: Settings) -> int:
-    from ..app import create_app, mongo_client  # the app imports the entry points
-
     mongo = mongo_client(settings)
     store = MongoFeedStore(mongo, settings.ingest_db)
     try:
