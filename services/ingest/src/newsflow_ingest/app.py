@@ -18,10 +18,12 @@ from pymongo.errors import ConnectionFailure, PyMongoError
 from redis.asyncio import Redis
 
 from .adapters.feed_sources import MongoFeedStore
+from .adapters.fingerprints import MongoFingerprintStore
 from .adapters.heads import MongoHeadStore
 from .adapters.idempotency import MongoIdempotencyStore
 from .adapters.keys import MongoKeyStore
 from .adapters.rate_limit import RedisRateLimiter
+from .dedup_service import Deduplicator, DedupPolicy
 from .domain.articles import AcceptedEvent
 from .entrypoints import feed_status, feeds, http, metrics, submissions
 from .entrypoints.limits import BodySizeLimit
@@ -75,6 +77,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.keys = MongoKeyStore(mongo, settings.ingest_db)
         app.state.idempotency = MongoIdempotencyStore(mongo, settings.ingest_db)
         app.state.rate_limiter = RedisRateLimiter(redis, per_second=settings.rate_limit_per_second)
+        if settings.dedup_enabled:
+            policy = DedupPolicy(threshold=settings.dedup_near_threshold, min_words=settings.dedup_min_words)
+            app.state.dedup = Deduplicator(MongoFingerprintStore(mongo, settings.ingest_db), policy)
         app.state.publish_ingested = publish_accepted
         app.state.feeds = MongoFeedStore(mongo, settings.ingest_db)
         await app.state.heads.create_indexes()
@@ -100,6 +105,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.broker = broker
+    app.state.dedup = None  # a Deduplicator from start when enabled
     app.state.publish_ingested = publish_accepted  # also for one-shot commands (feeds poll)
     submissions.register(broker, settings, lambda: app.state)
     install_problem_handlers(app, unavailable=(PyMongoError, KafkaError, ConnectionError, TimeoutError))

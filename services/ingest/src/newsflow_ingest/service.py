@@ -6,13 +6,14 @@ go out in order; an embargoed version is held, unsent, until its time, and a new
 version (or a retraction) that goes out first supersedes it, so it is never sent."""
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from newsflow_chassis.cloudevents import derived_event_id
-from newsflow_contracts.events import ArticleRetracted, ArticleSubmitted, RetractionKind
+from newsflow_contracts.events import ArticleRetracted, ArticleSubmitted, Duplicate, RetractionKind
 
 from .adapters.heads import HeadStore
+from .dedup_service import Deduplicator
 from .domain.articles import (
     AcceptedEvent,
     Head,
@@ -48,6 +49,7 @@ class Accepted:
     slug: str
     new_version: bool
     held_until: datetime | None = None
+    duplicate: Duplicate | None = None
 
 
 def _accepted(head: Head) -> Accepted:
@@ -68,6 +70,7 @@ async def accept_submission(
     heads: HeadStore,
     publish: PublishAccepted,
     now: datetime | None = None,
+    dedup: Deduplicator | None = None,
 ) -> Accepted:
     accepted_at = now or datetime.now(UTC)
     content = normalise(submission, now=accepted_at)
@@ -83,8 +86,13 @@ async def accept_submission(
         )
         if isinstance(decision, Unchanged):
             await _send_if_due(decision.head, heads=heads, publish=publish, now=accepted_at)
-            return _accepted(await heads.get(article_id) or decision.head)
+            accepted = _accepted(await heads.get(article_id) or decision.head)
+            if dedup is not None:
+                accepted = replace(accepted, duplicate=await dedup.recorded(article_id, heads=heads))
+            return accepted
         event = decision.event
+        if dedup is not None:
+            event = await dedup.judge(event, heads=heads)
         event_id = derived_event_id(event.event_type, event.article_id, event.version, event.content_hash)
         embargo = (
             content.embargo_until if content.embargo_until and content.embargo_until > accepted_at else None
@@ -92,6 +100,8 @@ async def accept_submission(
         if await heads.save(
             event, event_id=event_id, previous_version=decision.previous_version, hold_until=embargo
         ):
+            if dedup is not None:
+                await dedup.remember(event)
             if embargo is None:
                 await _send_in_order(head, event, event_id, heads=heads, publish=publish, now=accepted_at)
             return Accepted(
@@ -101,6 +111,7 @@ async def accept_submission(
                 slug=event.slug,
                 new_version=True,
                 held_until=embargo,
+                duplicate=event.duplicate,
             )
     raise ConcurrentUpdate(f"article {submission.external_id!r} is being changed concurrently")
 

@@ -1,6 +1,8 @@
 from newsflow_chassis.settings import KafkaSettings
 from pydantic import Field
 
+from .domain.dedup import DEFAULT_MIN_WORDS, DEFAULT_NEAR_THRESHOLD
+
 
 class Settings(KafkaSettings):
     """Ingest configuration, read from NEWSFLOW_* environment variables."""
@@ -19,6 +21,21 @@ class Settings(KafkaSettings):
         default="newsflow-ingest-submissions", description="Consumer group of the submissions topic."
     )
     embargo_tick_s: float = Field(default=1.0, gt=0, description="How often held versions are checked.")
+    dedup_enabled: bool = Field(
+        default=True,
+        description="Judge each new article against earlier ones from every source; a duplicate is "
+        "recorded (its event says of which article), not published.",
+    )
+    dedup_near_threshold: float = Field(
+        default=DEFAULT_NEAR_THRESHOLD,
+        ge=0.5,
+        le=1,
+        description="Estimated Jaccard similarity of the bodies' 3-word shingles from which an article is "
+        "a near duplicate (the LSH bands are tuned for 0.5 and up; see bench/dedup_eval.py).",
+    )
+    dedup_min_words: int = Field(
+        default=DEFAULT_MIN_WORDS, ge=1, description="Bodies with fewer words are never judged duplicates."
+    )
     feeds_enabled: bool = Field(default=True, description="Poll the configured wire feeds in this process.")
     feeds_tick_s: float = Field(default=5.0, gt=0, description="How often due feeds are looked for.")
     feeds_concurrency: int = Field(default=8, ge=1, description="Feeds polled at the same time, at most.")

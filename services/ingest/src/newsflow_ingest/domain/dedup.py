@@ -36,6 +36,8 @@ DEFAULT_NEAR_THRESHOLD = 0.6
 """Chosen with bench/dedup_eval.py on 1,676 BBC articles: lightly edited copies are found at
 this estimated similarity (100% of 500; 98% with twice the edits) while the closest distinct
 articles, apart from two pairs that really are near duplicates, stay below 0.47."""
+DEFAULT_MIN_WORDS = 50
+"""Shorter bodies (placeholders such as "more to follow", briefs) are not compared."""
 _PRIME = (1 << 61) - 1  # Mersenne prime: the universal hashes below work modulo it
 _TAG = re.compile(r"<[^>]*>")
 _WORD = re.compile(r"\w+")

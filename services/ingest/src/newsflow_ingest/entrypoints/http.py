@@ -49,6 +49,11 @@ class AcceptedArticle(BaseModel):
     held_until: datetime | None = Field(
         default=None, description="Set when the version is embargoed: it is published at this time."
     )
+    duplicate_of: str | None = Field(
+        default=None,
+        description="Set when the article duplicates an earlier one (from any source): the id of that "
+        "first article. The version is recorded, not published.",
+    )
 
 
 class RetractionRequest(BaseModel):
@@ -138,6 +143,7 @@ async def _answer(
         slug=accepted.slug,
         new_version=accepted.new_version,
         held_until=accepted.held_until,
+        duplicate_of=accepted.duplicate.of_article_id if accepted.duplicate else None,
     ).model_dump(mode="json", exclude_none=True)
     if idempotency_key is not None:
         await store.complete(who.source, idempotency_key, 202, body)
@@ -185,7 +191,11 @@ async def post_article(
 
     async def run() -> Accepted:
         return await accept_submission(
-            submission, source=who.source, heads=state.heads, publish=state.publish_ingested
+            submission,
+            source=who.source,
+            heads=state.heads,
+            publish=state.publish_ingested,
+            dedup=state.dedup,
         )
 
     return await _answer(request, who, idempotency_key, run)

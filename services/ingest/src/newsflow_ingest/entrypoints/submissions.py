@@ -51,7 +51,11 @@ def register(broker: KafkaBroker, settings: Settings, state: Callable[[], Any]) 
             raise PoisonRecord(f"unknown source {source!r}: no active publisher key")
         try:
             await accept_submission(
-                submission, source=source, heads=ingest.heads, publish=ingest.publish_ingested
+                submission,
+                source=source,
+                heads=ingest.heads,
+                publish=ingest.publish_ingested,
+                dedup=ingest.dedup,
             )
         except InvalidArticle as error:
             raise PoisonRecord(f"{error.field}: {error}") from error
