@@ -42,7 +42,8 @@ def test_generated_requests_get_no_5xx_and_every_4xx_is_problem_json(case, inges
     url, key = ingest
     response = case.call(base_url=url, headers={"Authorization": f"Bearer {key}"}, timeout=15)
     STATUSES[response.status_code] += 1
-    assert response.status_code < 500, f"{response.status_code}: {response.text[:300]}\n{case.as_curl_command()}"
+    failure = f"{response.status_code}: {response.text[:300]}\n{case.as_curl_command()}"
+    assert response.status_code < 500, failure
     if response.status_code >= 400:
         content_type = response.headers.get("content-type", [""])
         assert content_type == ["application/problem+json"], case.as_curl_command()

@@ -1,3 +1,4 @@
+# ruff: noqa: E501  (the vectors are quoted as published)
 """Vectors from the OWASP XSS Filter Evasion Cheat Sheet, and a check that finds anything
 executable left in HTML or text."""
 
