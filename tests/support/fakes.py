@@ -5,7 +5,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from newsflow_contracts.events import ArticlePublished, ArticleRetracted
+from newsflow_contracts.events import ArticlePublished, ArticleRetracted, Duplicate
 from newsflow_ingest.adapters.idempotency import KeyInFlight, KeyReused, Replay
 from newsflow_ingest.adapters.keys import Publisher, hash_key
 from newsflow_ingest.domain.articles import AcceptedEvent, Head, retraction_hash
@@ -105,12 +105,16 @@ class RecordingPublisher:
 @dataclass
 class FakeArticleRepository:
     articles: dict[str, ArticlePublished | ArticleRetracted] = field(default_factory=dict)
+    duplicates: dict[tuple[str, int], tuple[ArticlePublished, Duplicate]] = field(default_factory=dict)
 
     async def save(self, article: ArticlePublished) -> ArticlePublished | ArticleRetracted:
         return self._newer(article)
 
     async def retract(self, retraction: ArticleRetracted) -> ArticlePublished | ArticleRetracted:
         return self._newer(retraction)
+
+    async def record_duplicate(self, article: ArticlePublished, duplicate: Duplicate) -> None:
+        self.duplicates.setdefault((article.article_id, article.version), (article, duplicate))
 
     def _newer(self, state: ArticlePublished | ArticleRetracted) -> ArticlePublished | ArticleRetracted:
         current = self.articles.get(state.article_id)

@@ -35,6 +35,9 @@ class Services:
             "NEWSFLOW_ENRICHMENT_GROUP": f"{run}-enrichment",
             "NEWSFLOW_PUBLICATION_GROUP": f"{run}-publication",
             "NEWSFLOW_SUBMISSIONS_GROUP": f"{run}-submissions",
+            # these tiers resend the sample articles under new ids: with deduplication on they
+            # would be recorded as duplicates and never published (it has its own tests)
+            "NEWSFLOW_DEDUP_ENABLED": "false",
         }
         return cls(env=env, ports=ports)
 

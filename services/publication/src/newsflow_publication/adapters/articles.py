@@ -14,7 +14,7 @@ content; a takedown also erases the content of its earlier versions."""
 import contextlib
 from typing import Any, Protocol
 
-from newsflow_contracts.events import ArticlePublished, ArticleRetracted
+from newsflow_contracts.events import ArticlePublished, ArticleRetracted, Duplicate
 from pymongo import AsyncMongoClient
 from pymongo.errors import DuplicateKeyError
 
@@ -27,6 +27,7 @@ RETRACTED = "retracted"
 class ArticleRepository(Protocol):
     async def save(self, article: ArticlePublished) -> StoredArticle: ...
     async def retract(self, retraction: ArticleRetracted) -> StoredArticle: ...
+    async def record_duplicate(self, article: ArticlePublished, duplicate: Duplicate) -> None: ...
     async def get(self, article_id: str) -> StoredArticle | None: ...
     async def get_by_slug(self, slug: str) -> StoredArticle | None: ...
 
@@ -68,6 +69,20 @@ class MongoArticleRepository:
                 {"$unset": {"state": ""}, "$set": {"taken_down": True}},
             )
         return stored
+
+    async def record_duplicate(self, article: ArticlePublished, duplicate: Duplicate) -> None:
+        """On record in the version history with its finding; not the article's state, so
+        neither readable by id or slug nor claiming its slug."""
+        with contextlib.suppress(DuplicateKeyError):
+            await self.versions.insert_one(
+                {
+                    "_id": f"{article.article_id}:{article.version}",
+                    "article_id": article.article_id,
+                    "version": article.version,
+                    "state": _document(article),
+                    "duplicate": duplicate.model_dump(mode="json"),
+                }
+            )
 
     async def _apply(self, state: StoredArticle) -> StoredArticle:
         article_id, document = state.article_id, _document(state)

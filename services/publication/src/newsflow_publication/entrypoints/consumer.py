@@ -7,7 +7,11 @@ writer, which the read model relies on.
 
 Each effect is stored before it is published, and published before the offset is committed;
 a redelivered record finds its version already stored and publishes it again under the same
-`ce_id`, so downstream consumers can drop the duplicate."""
+`ce_id`, so downstream consumers can drop the duplicate.
+
+A version ingest found to duplicate another article (`duplicate` set) is kept in the version
+history only: it never becomes the article's current state, so the read API does not serve
+it, and it is not put on the published topic."""
 
 from datetime import UTC, datetime
 
@@ -41,6 +45,9 @@ def register(broker: KafkaBroker, settings: Settings, articles: ArticleRepositor
     )
 
     async def on_enriched(event: ArticleEnriched, cause_id: str) -> None:
+        if event.duplicate is not None:
+            await articles.record_duplicate(publish(event, now=datetime.now(UTC)), event.duplicate)
+            return
         stored = await articles.save(publish(event, now=datetime.now(UTC)))
         if stored.version != event.version or not isinstance(stored, ArticlePublished):
             return  # a newer version or a retraction is there already: this one is stale
