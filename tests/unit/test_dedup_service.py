@@ -9,10 +9,13 @@ from typing import Any
 import httpx
 import pytest
 from newsflow_contracts.events import ArticleIngested, ArticleSubmitted
+from newsflow_ingest.adapters.feed_fetcher import Fetched
 from newsflow_ingest.app import create_app
 from newsflow_ingest.dedup_service import Deduplicator, DedupPolicy
 from newsflow_ingest.domain.articles import article_id_for
 from newsflow_ingest.domain.dedup import fingerprint
+from newsflow_ingest.domain.feed_polls import Feed, FeedConfig, FeedState
+from newsflow_ingest.entrypoints.feeds import FeedPoller
 from newsflow_ingest.service import Accepted, accept_submission
 from newsflow_ingest.settings import Settings
 
@@ -191,3 +194,45 @@ async def test_the_202_answer_names_the_first_article(api: httpx.AsyncClient) ->
     assert first.status_code == copy.status_code == 202
     assert "duplicate_of" not in first.json()
     assert copy.json()["duplicate_of"] == first.json()["article_id"] == article_id_for("herald", "demo-001")
+
+
+class OneFeed:
+    """A feed store and fetcher serving one JSON Feed document."""
+
+    def __init__(self, items: list[dict[str, str]]) -> None:
+        self.feed = Feed(FeedConfig("wire", "wire-agency", "https://wire.example/feed"), FeedState())
+        self.document = json.dumps({"version": "https://jsonfeed.org/version/1.1", "items": items}).encode()
+
+    async def get(self, name: str) -> Feed | None:
+        return self.feed
+
+    async def all(self) -> list[Feed]:
+        return [self.feed]
+
+    async def save_state(self, name: str, state: FeedState) -> None:
+        self.feed = Feed(self.feed.config, state)
+
+    async def fetch(self, url: str, *, etag: str | None, last_modified: str | None) -> Fetched:
+        return Fetched(
+            content=self.document, content_type="application/feed+json", etag=None, last_modified=None
+        )
+
+
+async def test_a_wire_feed_item_copying_an_article_is_a_duplicate(newsroom: Newsroom) -> None:
+    first = await newsroom.submit("herald", SAMPLES["demo-001"])
+    wire = OneFeed([{"id": "w-1", "title": EXACT["headline"], "content_html": EXACT["body_html"]}])
+    poller = FeedPoller(
+        feeds=wire,
+        fetcher=wire,
+        heads=newsroom.heads,
+        publish=newsroom.publish,
+        tick_s=60,
+        backoff_max_s=60,
+        concurrency=1,
+        dedup=newsroom.dedup,
+    )
+    result = await poller.poll_now("wire")
+    assert result is not None and result.items["new"] == 1
+    event, _ = newsroom.publish.events[-1]
+    assert isinstance(event, ArticleIngested) and event.source == "wire-agency"
+    assert event.duplicate is not None and event.duplicate.of_article_id == first.article_id

@@ -37,6 +37,14 @@ def mongo_client(settings: Settings) -> AsyncMongoClient[dict[str, Any]]:
     return AsyncMongoClient(settings.mongo_url, serverSelectionTimeoutMS=5000, tz_aware=True)
 
 
+def deduplicator(mongo: AsyncMongoClient[dict[str, Any]], settings: Settings) -> Deduplicator | None:
+    """Duplicate finding over ingest's database; None when it is disabled."""
+    if not settings.dedup_enabled:
+        return None
+    policy = DedupPolicy(threshold=settings.dedup_near_threshold, min_words=settings.dedup_min_words)
+    return Deduplicator(MongoFingerprintStore(mongo, settings.ingest_db), policy)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     broker = build_broker(
@@ -77,9 +85,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.keys = MongoKeyStore(mongo, settings.ingest_db)
         app.state.idempotency = MongoIdempotencyStore(mongo, settings.ingest_db)
         app.state.rate_limiter = RedisRateLimiter(redis, per_second=settings.rate_limit_per_second)
-        if settings.dedup_enabled:
-            policy = DedupPolicy(threshold=settings.dedup_near_threshold, min_words=settings.dedup_min_words)
-            app.state.dedup = Deduplicator(MongoFingerprintStore(mongo, settings.ingest_db), policy)
+        app.state.dedup = deduplicator(mongo, settings)
         app.state.publish_ingested = publish_accepted
         app.state.feeds = MongoFeedStore(mongo, settings.ingest_db)
         await app.state.heads.create_indexes()

@@ -21,6 +21,7 @@ from pymongo.errors import PyMongoError
 from ..adapters.feed_fetcher import Fetched, FetchFailed, HttpFeedFetcher, NotModified
 from ..adapters.feed_sources import FeedStore
 from ..adapters.heads import HeadStore
+from ..dedup_service import Deduplicator
 from ..domain.articles import InvalidArticle, Withdrawn
 from ..domain.feed_items import Skipped
 from ..domain.feed_polls import Feed, FeedState, PollOutcome, failed, interrupted, not_modified, read
@@ -75,6 +76,7 @@ class FeedPoller:
         backoff_max_s: float,
         concurrency: int,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        dedup: Deduplicator | None = None,
     ) -> None:
         self.feeds = feeds
         self.fetcher = fetcher
@@ -83,6 +85,7 @@ class FeedPoller:
         self.tick_s = tick_s
         self.backoff_max_s = backoff_max_s
         self.clock = clock
+        self.dedup = dedup
         self._slots = asyncio.Semaphore(concurrency)
         self._polling: dict[str, asyncio.Task[PollResult]] = {}
 
@@ -191,7 +194,7 @@ class FeedPoller:
         for item in parsed.items:
             try:
                 accepted = await accept_submission(
-                    item, source=feed.config.source, heads=self.heads, publish=self.publish
+                    item, source=feed.config.source, heads=self.heads, publish=self.publish, dedup=self.dedup
                 )
             except InvalidArticle as error:
                 counts["rejected"] += 1
@@ -217,7 +220,7 @@ class FeedPoller:
 
 @asynccontextmanager
 async def polling(state: Any, settings: Settings) -> AsyncIterator[FeedPoller]:
-    """The poller over the app's adapters (`state.feeds`, `heads`, `publish_ingested`); its
+    """The poller over the app's adapters (`state.feeds`, `heads`, `publish_ingested`, `dedup`); its
     loop runs only when `settings.feeds_enabled`, so one-shot polls can share the wiring."""
     fetcher = HttpFeedFetcher(timeout_s=settings.feed_timeout_s, max_bytes=settings.feed_max_bytes)
     poller = FeedPoller(
@@ -228,6 +231,7 @@ async def polling(state: Any, settings: Settings) -> AsyncIterator[FeedPoller]:
         tick_s=settings.feeds_tick_s,
         backoff_max_s=settings.feed_backoff_max_s,
         concurrency=settings.feeds_concurrency,
+        dedup=state.dedup,
     )
     loop = asyncio.create_task(poller.run(), name="feed-poller") if settings.feeds_enabled else None
     try:

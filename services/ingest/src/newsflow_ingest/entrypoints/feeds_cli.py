@@ -7,7 +7,7 @@ from typing import Any
 
 from ..adapters.feed_sources import MongoFeedStore
 from ..adapters.heads import MongoHeadStore
-from ..app import create_app, mongo_client
+from ..app import create_app, deduplicator, mongo_client
 from ..domain.feed_polls import FORMATS, FeedConfig
 from ..settings import Settings
 from .feed_status import status_of
@@ -70,6 +70,7 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
                 feeds=store,
                 heads=MongoHeadStore(mongo, settings.ingest_db),
                 publish_ingested=app.state.publish_ingested,
+                dedup=deduplicator(mongo, settings),
             )
             one_shot = settings.model_copy(update={"feeds_enabled": False})
             # `async with broker` connects the producer only: a one-shot command consumes nothing
