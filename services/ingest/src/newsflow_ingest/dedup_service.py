@@ -17,6 +17,7 @@ near-duplicate articles submitted at the same instant can both come out original
 
 import asyncio
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from newsflow_contracts.events import ArticleContent, ArticleIngested, Duplicate
 
@@ -31,6 +32,9 @@ from .domain.dedup import (
     fingerprint,
     judge,
 )
+
+# a first version is fingerprinted to be judged, then again to be remembered (~7 ms each)
+_fingerprint = lru_cache(maxsize=32)(fingerprint)
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +56,7 @@ async def find_duplicate(
     heads: HeadStore,
     policy: DedupPolicy,
 ) -> Duplicate | None:
-    fp = fingerprint(content.body_html, policy.scheme)
+    fp = _fingerprint(content.body_html, policy.scheme)
     if fp.words < policy.min_words:
         return None
     first = await store.claim_exact(fp.exact, article_id)
@@ -82,7 +86,7 @@ async def _first_version(article_id: str, heads: HeadStore, policy: DedupPolicy)
 async def remember(
     content: ArticleContent, article_id: str, *, store: FingerprintStore, policy: DedupPolicy
 ) -> None:
-    fp = fingerprint(content.body_html, policy.scheme)
+    fp = _fingerprint(content.body_html, policy.scheme)
     if fp.words >= policy.min_words:
         await store.remember(article_id, fp.signature, band_keys(fp.signature, policy.scheme))
 

@@ -2,7 +2,7 @@
 
 One collection, `dedup_fingerprints`, three kinds of document, every one read and written by
 `_id` (FerretDB v1 on SQLite pushes down nothing else, and does not apply concurrent updates
-of one document atomically), and written only by `insert_one`, which is atomic:
+of one document atomically), and written only by inserts, each atomic for its document:
 
 - `exact:<sha256>` -> the first article with that exact body. Inserting it is a claim: of
   two racing submissions of the same body exactly one wins, the other reads the winner.
@@ -22,8 +22,9 @@ from typing import Any, Protocol
 
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
+DUPLICATE_KEY = 11000
 MAX_BUCKET = 64
 """Members read or added per bucket: a bucket that large is boilerplate, not one story."""
 
@@ -80,7 +81,16 @@ class MongoFingerprintStore:
         # the signature first: a candidate found through a bucket must be verifiable
         with contextlib.suppress(DuplicateKeyError):
             await self.docs.insert_one({"_id": f"sig:{article_id}", "signature": list(signature)})
-        await asyncio.gather(*(self._join(key, article_id) for key in band_keys))
+        # most buckets are new: one unordered batch takes their first slot, the others probe on
+        try:
+            await self.docs.insert_many(
+                [{"_id": f"band:{key}:0", "article_id": article_id} for key in band_keys], ordered=False
+            )
+        except BulkWriteError as error:
+            failed = error.details.get("writeErrors", [])
+            if any(e.get("code") != DUPLICATE_KEY for e in failed):
+                raise
+            await asyncio.gather(*(self._join(band_keys[e["index"]], article_id) for e in failed))
 
     async def _join(self, band_key: str, article_id: str) -> None:
         for slot in range(MAX_BUCKET):
