@@ -33,7 +33,9 @@ BIN = ROOT / ".venv" / "bin"
 KAFKA = os.environ.get("NEWSFLOW_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
 
 
-def load_articles(corpus: Path | None, count: int, run: str) -> list[dict[str, Any]]:
+def load_articles(corpus: Path | None, count: int, run: str, skip: int = 0) -> list[dict[str, Any]]:
+    """`count` articles; from a corpus, the ones after the first `skip`, so that each run
+    sends bodies no earlier run sent (deduplication would otherwise shortcut them)."""
     if corpus is None:
         lines = (ROOT / "samples" / "articles.jsonl").read_text().splitlines()
         samples = [json.loads(line) for line in lines if line]
@@ -46,7 +48,7 @@ def load_articles(corpus: Path | None, count: int, run: str) -> list[dict[str, A
             for n in range(count)
         ]
     articles = []
-    for n, line in enumerate(corpus.read_text().splitlines()):
+    for n, line in enumerate(corpus.read_text().splitlines()[skip:]):
         if n >= count:
             break
         item = json.loads(line)
@@ -173,7 +175,9 @@ async def main() -> int:
         key = create_key(env)
         url = f"http://127.0.0.1:{port}"
         for number in range(args.runs):
-            articles = load_articles(args.corpus, args.articles, f"{run}-{number}")
+            articles = load_articles(
+                args.corpus, args.articles, f"{run}-{number}", skip=number * args.articles
+            )
             seconds, latencies = await through_ingest(url, key, articles, args.concurrency)
             # the ingested event is the submission plus ids and times: the same size within a few %
             values = [json.dumps({"content": a, "article_id": str(uuid.uuid4())}).encode() for a in articles]
