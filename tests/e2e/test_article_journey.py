@@ -244,3 +244,32 @@ async def test_no_xss_vector_survives_into_stored_or_published_articles(services
         assert executable_parts(html_body) == [], html_body
         assert not text_with_markup(ninjs["headlines"][0]["value"]), ninjs["headlines"][0]["value"]
         assert not text_with_markup(article["enrichment"].get("plain_text", "")), "plain text carries markup"
+
+
+async def test_a_correction_is_the_next_version_with_its_note_to_readers(services: Services) -> None:
+    key = services.create_key(unique("e2e-cms"))
+    article = {**SAMPLES[3], "external_id": unique("correct-me")}
+    corrected = {
+        **article,
+        "body_html": article["body_html"] + "<p>An earlier version gave the wrong date.</p>",
+        "correction_note": "Corrected the date of the vote.",
+    }
+    async with httpx.AsyncClient(timeout=10) as client:
+        first = await client.post(
+            f"{services.url('ingest')}/v1/articles", json=article, headers={"Authorization": f"Bearer {key}"}
+        )
+        second = await client.post(
+            f"{services.url('ingest')}/v1/articles",
+            json=corrected,
+            headers={"Authorization": f"Bearer {key}"},
+        )
+        assert (first.json()["version"], second.json()["version"]) == (1, 2)
+        url = f"{services.url('publication')}/v1/articles/{second.json()['article_id']}"
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            read = await client.get(url)
+            if read.status_code == 200 and read.json()["version"] == 2:
+                break
+            await asyncio.sleep(0.05)
+    assert read.json()["version"] == 2
+    assert read.json()["article"]["edNote"] == "Corrected the date of the vote."
