@@ -273,3 +273,74 @@ async def test_a_correction_is_the_next_version_with_its_note_to_readers(service
             await asyncio.sleep(0.05)
     assert read.json()["version"] == 2
     assert read.json()["article"]["edNote"] == "Corrected the date of the vote."
+
+
+async def test_lists_pages_and_conditional_gets_and_a_retraction_leaves_the_list_within_a_second(
+    services: Services,
+) -> None:
+    key = services.create_key(unique("e2e-cms"))
+    section = "sec-" + unique("x").split("_")[1]
+    auth = {"Authorization": f"Bearer {key}"}
+    pub = services.url("publication")
+    async with httpx.AsyncClient(timeout=10) as client:
+        ids = []
+        for number in range(5):
+            article = {**SAMPLES[4 + number], "external_id": unique("listed"), "section": section}
+            response = await client.post(f"{services.url('ingest')}/v1/articles", json=article, headers=auth)
+            ids.append(response.json()["article_id"])
+            deadline = time.monotonic() + 20  # one at a time, so the list order is known
+            while (  # noqa: ASYNC110
+                await client.get(f"{pub}/v1/articles/{ids[-1]}")
+            ).status_code != 200 and time.monotonic() < deadline:
+                await asyncio.sleep(0.02)
+
+        first = await client.get(f"{pub}/v1/articles", params={"section": section, "limit": 3})
+        assert first.status_code == 200
+        assert [t["article_id"] for t in first.json()["items"]] == ids[::-1][:3]
+        assert all(t["teaser"] and t["headline"] for t in first.json()["items"])
+        rest = await client.get(
+            f"{pub}/v1/articles", params={"section": section, "cursor": first.json()["next_cursor"]}
+        )
+        assert [t["article_id"] for t in rest.json()["items"]] == ids[::-1][3:]
+        assert "next_cursor" not in rest.json()
+
+        again = await client.get(
+            f"{pub}/v1/articles",
+            params={"section": section, "limit": 3},
+            headers={"If-None-Match": first.headers["etag"]},
+        )
+        assert again.status_code == 304
+        article = await client.get(f"{pub}/v1/articles/{ids[0]}")
+        assert article.headers["cache-control"].startswith("public") and article.headers["last-modified"]
+        assert (
+            await client.get(
+                f"{pub}/v1/articles/{ids[0]}", headers={"If-None-Match": article.headers["etag"]}
+            )
+        ).status_code == 304
+        since = await client.get(
+            f"{pub}/v1/articles/{ids[0]}", headers={"If-Modified-Since": article.headers["last-modified"]}
+        )
+        assert since.status_code == 304
+
+        page = await client.get(f"{pub}/v1/pages/{ids[0]}")
+        assert page.status_code == 200 and page.json()["article"]["article_id"] == ids[0]
+        assert {"popular", "more_like_this", "related"} <= set(page.json())
+
+        retracted_at = time.monotonic()
+        response = await client.post(
+            f"{services.url('ingest')}/v1/articles/{ids[-1]}/retract",
+            json={"kind": "unpublish", "reason": "Wrong"},
+            headers=auth,
+        )
+        assert response.status_code == 202
+
+        async def listed() -> bool:
+            items = (await client.get(f"{pub}/v1/articles", params={"section": section})).json()["items"]
+            return ids[-1] in [t["article_id"] for t in items]
+
+        while await listed() and time.monotonic() < retracted_at + 10:  # noqa: ASYNC110
+            await asyncio.sleep(0.01)
+        gone_after = time.monotonic() - retracted_at
+        assert (await client.get(f"{pub}/v1/pages/{ids[-1]}")).status_code == 410
+    print(f"\nretraction left the section list after {gone_after * 1000:.0f} ms")
+    assert gone_after < 1.0

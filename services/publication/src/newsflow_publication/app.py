@@ -9,20 +9,35 @@ from newsflow_chassis.kafka import build_broker, running_broker
 from newsflow_chassis.problems import install_problem_handlers
 from pymongo import AsyncMongoClient
 from pymongo.errors import ConnectionFailure, PyMongoError
+from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from .adapters.articles import ArticleRepository, MongoArticleRepository
+from .adapters.listings import Listings, RedisListings
 from .entrypoints import consumer, http
 from .settings import Settings
 
 
-def create_app(settings: Settings | None = None, articles: ArticleRepository | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None,
+    articles: ArticleRepository | None = None,
+    listings: Listings | None = None,
+) -> FastAPI:
     settings = settings or Settings()
-    broker = build_broker(settings, client_id="newsflow-publication", transient=(ConnectionFailure,))
+    broker = build_broker(
+        settings,
+        client_id="newsflow-publication",
+        transient=(ConnectionFailure, RedisConnectionError, RedisTimeoutError),
+    )
+    redis = Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=5)
+    listings = listings or RedisListings(redis)
     mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
         settings.mongo_url, serverSelectionTimeoutMS=5000, tz_aware=True
     )
     repository = articles or MongoArticleRepository(mongo, settings.publication_db)
-    consumer.register(broker, settings, repository)
+    consumer.register(broker, settings, repository, listings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -32,6 +47,7 @@ def create_app(settings: Settings | None = None, articles: ArticleRepository | N
             async with running_broker(broker, settings):
                 yield
         finally:
+            await redis.aclose()
             await mongo.close()
 
     app = FastAPI(
@@ -42,6 +58,7 @@ def create_app(settings: Settings | None = None, articles: ArticleRepository | N
     )
     app.state.broker = broker
     app.state.articles = repository
-    install_problem_handlers(app, unavailable=(PyMongoError,))
+    app.state.listings = listings
+    install_problem_handlers(app, unavailable=(PyMongoError, RedisError))
     app.include_router(http.router)
     return app

@@ -25,13 +25,17 @@ from newsflow_contracts.events import ArticleEnriched, ArticlePublished, Article
 from newsflow_contracts.topics import ARTICLE_ENRICHED, ARTICLE_PUBLISHED, ARTICLE_RETRACTED
 
 from ..adapters.articles import ArticleRepository
+from ..adapters.listings import Listings
 from ..domain.articles import publish
+from ..domain.listings import lists_of, teaser_of
 from ..settings import Settings
 
 ArticleEvent = ArticleEnriched | ArticleRetracted
 
 
-def register(broker: KafkaBroker, settings: Settings, articles: ArticleRepository) -> None:
+def register(
+    broker: KafkaBroker, settings: Settings, articles: ArticleRepository, listings: Listings
+) -> None:
     published_topic = EventPublisher(
         broker,
         ARTICLE_PUBLISHED,
@@ -51,6 +55,7 @@ def register(broker: KafkaBroker, settings: Settings, articles: ArticleRepositor
         stored = await articles.save(publish(event, now=datetime.now(UTC)))
         if stored.version != event.version or not isinstance(stored, ArticlePublished):
             return  # a newer version or a retraction is there already: this one is stale
+        await listings.put(teaser_of(stored), lists_of(stored))
         await published_topic.publish(
             stored, key=stored.article_id, event_id=derived_event_id(ArticlePublished.event_type, cause_id)
         )
@@ -59,6 +64,7 @@ def register(broker: KafkaBroker, settings: Settings, articles: ArticleRepositor
         stored = await articles.retract(event)
         if stored.version != event.version:
             return  # the newsroom published a newer version after retracting
+        await listings.remove(event.article_id)
         await published_topic.tombstone(
             key=event.article_id,
             event_id=derived_event_id("tombstone", cause_id),

@@ -1,0 +1,43 @@
+"""Conditional GET for every read: ETag and Last-Modified out, 304 when the client has it."""
+
+import hashlib
+from datetime import UTC, datetime
+from email.utils import format_datetime, parsedate_to_datetime
+
+from fastapi import Request, Response
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+
+
+def etag_of(*parts: object) -> str:
+    return '"' + hashlib.sha256("\x1f".join(map(str, parts)).encode()).hexdigest()[:32] + '"'
+
+
+def _not_modified(request: Request, etag: str, last_modified: datetime | None) -> bool:
+    if_none_match = request.headers.get("if-none-match")
+    if if_none_match is not None:
+        tags = {tag.strip().removeprefix("W/") for tag in if_none_match.split(",")}
+        return etag in tags or "*" in tags
+    since = request.headers.get("if-modified-since")
+    if since and last_modified is not None:
+        try:
+            return last_modified.replace(microsecond=0) <= parsedate_to_datetime(since)
+        except (TypeError, ValueError):
+            return False
+    return False
+
+
+def conditional(
+    request: Request,
+    body: BaseModel,
+    *,
+    etag: str,
+    last_modified: datetime | None,
+    cache_control: str,
+) -> Response:
+    headers = {"ETag": etag, "Cache-Control": cache_control}
+    if last_modified is not None:
+        headers["Last-Modified"] = format_datetime(last_modified.astimezone(UTC), usegmt=True)
+    if _not_modified(request, etag, last_modified):
+        return Response(status_code=304, headers=headers)
+    return JSONResponse(body.model_dump(mode="json", by_alias=True, exclude_none=True), headers=headers)
