@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import feedparser
 import httpx
 import jsonschema
 import pytest
@@ -21,6 +22,7 @@ from newsflow_contracts.topics import (
 )
 from newsflow_ingest.domain.articles import article_id_for
 
+from tests.support.polling import wait_for_status
 from tests.support.processes import LOGS, Services
 from tests.support.stack import commit_group_at_end, end_offsets, produce, records_since, unique
 from tests.support.xss import VECTORS, executable_parts, text_with_markup
@@ -344,3 +346,31 @@ async def test_lists_pages_and_conditional_gets_and_a_retraction_leaves_the_list
         assert (await client.get(f"{pub}/v1/pages/{ids[-1]}")).status_code == 410
     print(f"\nretraction left the section list after {gone_after * 1000:.0f} ms")
     assert gone_after < 1.0
+
+
+async def test_section_feeds_in_three_formats_parse_and_answer_304(services: Services) -> None:
+    key = services.create_key(unique("e2e-cms"))
+    section = "feed-" + unique("x").split("_")[1]
+    pub = services.url("publication")
+    async with httpx.AsyncClient(timeout=10) as client:
+        article = {**SAMPLES[10], "external_id": unique("fed"), "section": section}
+        response = await client.post(
+            f"{services.url('ingest')}/v1/articles", json=article, headers={"Authorization": f"Bearer {key}"}
+        )
+        article_id = response.json()["article_id"]
+        await wait_for_status(client, f"{pub}/v1/articles/{article_id}")
+        for name in ("rss.xml", "atom.xml", "feed.json"):
+            feed = await client.get(f"{pub}/v1/feeds/sections/{section}/{name}")
+            assert feed.status_code == 200
+            if name == "feed.json":
+                items = feed.json()["items"]
+                assert [i["id"] for i in items] == [f"urn:newsflow:article:{article_id}"]
+            else:
+                parsed = feedparser.parse(feed.content)
+                assert parsed.bozo == 0 and [e.id for e in parsed.entries] == [
+                    f"urn:newsflow:article:{article_id}"
+                ]
+            cached = await client.get(
+                f"{pub}/v1/feeds/sections/{section}/{name}", headers={"If-None-Match": feed.headers["etag"]}
+            )
+            assert cached.status_code == 304

@@ -16,7 +16,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from .adapters.articles import ArticleRepository, MongoArticleRepository
 from .adapters.listings import Listings, RedisListings
-from .entrypoints import consumer, http
+from .entrypoints import consumer, feeds, http
 from .settings import Settings
 
 
@@ -60,5 +60,7 @@ def create_app(
     app.state.articles = repository
     app.state.listings = listings
     install_problem_handlers(app, unavailable=(PyMongoError, RedisError))
+    app.state.settings = settings
     app.include_router(http.router)
+    app.include_router(feeds.router)
     return app

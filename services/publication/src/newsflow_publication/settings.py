@@ -12,3 +12,8 @@ class Settings(KafkaSettings):
     redis_url: str = Field(default="redis://127.0.0.1:6379/0", description="Redis for counters and lists.")
     publication_group: str = Field(default="newsflow-publication", description="Consumer group id.")
     event_source: str = Field(default="/newsflow/publication", description="CloudEvents source.")
+    site_title: str = Field(default="newsflow", description="Title of the site in feeds.")
+    site_url: str = Field(
+        default="http://127.0.0.1:8002",
+        description="The site's home; article links without a canonical URL go below it.",
+    )

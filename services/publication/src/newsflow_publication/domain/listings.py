@@ -28,6 +28,7 @@ class Teaser(BaseModel):
     published_at: datetime = Field(description="When this version went live.")
     first_published_at: datetime | None = Field(default=None, description="When the article first went live.")
     version: int
+    url: str | None = Field(default=None, description="The article's URL on its site.")
 
 
 def subject_id(name: str, kind: str = "topic") -> str:
@@ -75,6 +76,7 @@ def teaser_of(article: ArticlePublished, first_published_at: datetime | None = N
         published_at=article.published_at,
         first_published_at=first_published_at or article.published_at,
         version=article.version,
+        url=article.canonical_url,
     )
 
 

@@ -29,15 +29,19 @@ def _not_modified(request: Request, etag: str, last_modified: datetime | None) -
 
 def conditional(
     request: Request,
-    body: BaseModel,
+    body: BaseModel | bytes,
     *,
     etag: str,
     last_modified: datetime | None,
     cache_control: str,
+    media_type: str = "application/json",
 ) -> Response:
+    """The body with its validators, or 304 when the client's copy is current."""
     headers = {"ETag": etag, "Cache-Control": cache_control}
     if last_modified is not None:
         headers["Last-Modified"] = format_datetime(last_modified.astimezone(UTC), usegmt=True)
     if _not_modified(request, etag, last_modified):
         return Response(status_code=304, headers=headers)
+    if isinstance(body, bytes):
+        return Response(body, media_type=media_type, headers=headers)
     return JSONResponse(body.model_dump(mode="json", by_alias=True, exclude_none=True), headers=headers)
