@@ -138,12 +138,15 @@ async def test_a_retraction_answers_410_and_tombstones_the_published_topic(servi
 
     records = await records_since(
         published_before,
-        until=lambda rs: any(r.key.decode() == accepted["article_id"] for r in rs),
+        until=lambda rs: any(r.key.decode() == accepted["article_id"] and r.value is None for r in rs),
         timeout_s=20,
     )
-    tombstones = [r for r in records if r.key.decode() == accepted["article_id"]]
-    assert len(tombstones) == 1 and tombstones[0].value is None
-    assert dict(tombstones[0].headers)["ce_type"] == b"news.article.retracted.v1"
+    retracted_event, tombstone = [r for r in records if r.key.decode() == accepted["article_id"]]
+    assert json.loads(retracted_event.value)["kind"] == "kill"
+    assert json.loads(retracted_event.value)["reason"] == "Legal advice"
+    assert tombstone.value is None
+    for record in (retracted_event, tombstone):
+        assert dict(record.headers)["ce_type"] == b"news.article.retracted.v1"
 
 
 async def test_an_embargoed_article_becomes_readable_only_at_its_time(services: Services) -> None:

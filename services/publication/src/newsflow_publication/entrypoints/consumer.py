@@ -43,8 +43,8 @@ def register(
         source=settings.event_source,
         description=(
             "Every version that went live, as IPTC ninjs 3.1 plus newsflow's fields; compacted, "
-            "keyed by article id. A retraction is a tombstone (null value) whose ce_* headers "
-            "name the news.article.retracted.v1 event behind it."
+            "keyed by article id. A retraction is a news.article.retracted.v1 record (kind, reason) "
+            "followed by a tombstone (null value) whose ce_* headers name that event."
         ),
     )
 
@@ -65,6 +65,12 @@ def register(
         if stored.version != event.version:
             return  # the newsroom published a newer version after retracting
         await listings.remove(event.article_id)
+        # live consumers learn why from the retracted event; compaction then forgets the key
+        await published_topic.publish(
+            event,
+            key=event.article_id,
+            event_id=derived_event_id(ArticleRetracted.event_type, "published", cause_id),
+        )
         await published_topic.tombstone(
             key=event.article_id,
             event_id=derived_event_id("tombstone", cause_id),
