@@ -1,0 +1,235 @@
+"""Page-payload throughput and latency of the publication read API at fixed request rates,
+beside the raw MongoDB and Redis operation rates measured in the same run.
+
+    .venv/bin/python bench/read_api.py [--articles 500] [--rates 250,500,1000] [--seconds 10] [--runs 3]
+
+Starts its own publication process (one worker, its own database) against the local stack
+(`make up`), stores `--articles` sample articles through the service's own adapters, then
+drives `GET /v1/pages/{id}` over random articles at each fixed rate with vegeta (an
+open-loop load generator, built from the Go module proxy into .cache/tools/bin on first
+use) and prints p50/p99 latency and the rate achieved; medians over the runs."""
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from newsflow_contracts.events import ArticleContent, ArticleEnriched, Enrichment
+from newsflow_contracts.topics import ARTICLE_ENRICHED, ARTICLE_RETRACTED
+from newsflow_publication.adapters.articles import MongoArticleRepository
+from newsflow_publication.adapters.listings import RedisListings
+from newsflow_publication.domain.articles import publish
+from newsflow_publication.domain.listings import lists_of, teaser_of
+from pymongo import AsyncMongoClient
+from redis.asyncio import Redis
+
+ROOT = Path(__file__).resolve().parents[1]
+TOOLS = ROOT / ".cache" / "tools" / "bin"
+VEGETA = TOOLS / "vegeta"
+KAFKA = os.environ.get("NEWSFLOW_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
+MONGO = os.environ.get("NEWSFLOW_MONGO_URL", "mongodb://127.0.0.1:27017")
+REDIS = os.environ.get("NEWSFLOW_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+def vegeta() -> Path:
+    if not VEGETA.exists():
+        print("building vegeta from the Go module proxy (first time only)", file=sys.stderr)
+        subprocess.run(
+            ["go", "install", "github.com/tsenart/vegeta/v12@v12.12.0"],
+            env={**os.environ, "GOBIN": str(TOOLS)},
+            check=True,
+        )
+    return VEGETA
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def group_at_end(group: str) -> None:
+    """The bench's consumer group starts at the end: the service must not replay history."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=KAFKA, group_id=group, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        partitions = [
+            TopicPartition(topic, p)
+            for topic in (ARTICLE_ENRICHED.name, ARTICLE_RETRACTED.name)
+            for p in range(ARTICLE_ENRICHED.partitions)
+        ]
+        consumer.assign(partitions)
+        await consumer.commit(dict(await consumer.end_offsets(partitions)))
+    finally:
+        await consumer.stop()
+
+
+async def seed(database: str, count: int) -> list[str]:
+    samples = [
+        json.loads(line) for line in (ROOT / "samples/articles.jsonl").read_text().splitlines() if line
+    ]
+    mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(MONGO, tz_aware=True)
+    redis = Redis.from_url(REDIS)
+    repository, listings = MongoArticleRepository(mongo, database), RedisListings(redis)
+    await repository.create_indexes()
+    now, ids = datetime.now(UTC), []
+    for n in range(count):
+        sample = samples[n % len(samples)]
+        article_id = str(uuid.uuid4())
+        content = ArticleContent(
+            headline=f"{sample['headline']} ({n})",
+            body_html=sample["body_html"],
+            section=sample.get("section"),
+            first_created=now,
+            updated=now,
+        )
+        enriched = ArticleEnriched(
+            article_id=article_id,
+            version=1,
+            source="bench",
+            external_id=article_id,
+            slug=f"bench-{article_id}",
+            accepted_at=now,
+            content=content,
+            enrichment=Enrichment(word_count=400, reading_time_minutes=2),
+        )
+        article = publish(enriched, now=now)
+        await repository.save(article)
+        await listings.put(teaser_of(article), lists_of(article))
+        ids.append(article_id)
+    await redis.aclose()
+    await mongo.close()
+    return ids
+
+
+async def raw_rates(database: str, ids: list[str], seconds: float = 3.0) -> dict[str, float]:
+    mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(MONGO)
+    redis = Redis.from_url(REDIS)
+    articles = mongo[database]["articles"]
+
+    async def loop(operation: Any, concurrency: int) -> float:
+        done, deadline = 0, time.perf_counter() + seconds
+
+        async def worker() -> None:
+            nonlocal done
+            while time.perf_counter() < deadline:
+                await operation(random.choice(ids))
+                done += 1
+
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        return done / seconds
+
+    rates = {
+        "mongo find by _id /s": await loop(lambda a: articles.find_one({"_id": a}), 16),
+        "redis GET /s": await loop(lambda a: redis.get(f"newsflow:pub:teaser:{a}"), 16),
+    }
+    await redis.aclose()
+    await mongo.close()
+    return rates
+
+
+def attack(url: str, ids: list[str], rate: int, seconds: int) -> dict[str, float]:
+    with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as targets:
+        for article_id in random.sample(ids, len(ids)):
+            targets.write(f"GET {url}/v1/pages/{article_id}\n\n")
+    attacked = subprocess.run(
+        [
+            str(vegeta()),
+            "attack",
+            f"-targets={targets.name}",
+            f"-rate={rate}",
+            f"-duration={seconds}s",
+            "-timeout=5s",
+        ],
+        check=True,
+        capture_output=True,
+    ).stdout
+    report = json.loads(
+        subprocess.run(
+            [str(vegeta()), "report", "-type=json"], input=attacked, check=True, capture_output=True
+        ).stdout
+    )
+    os.unlink(targets.name)
+    return {
+        "p50_ms": report["latencies"]["50th"] / 1e6,
+        "p99_ms": report["latencies"]["99th"] / 1e6,
+        "achieved_per_s": report["throughput"],
+        "success": report["success"],
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--articles", type=int, default=500)
+    parser.add_argument("--rates", default="250,500,1000")
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+    vegeta()
+
+    run = uuid.uuid4().hex[:8]
+    port, database, group = free_port(), f"bench_{run}_publication", f"bench-{run}-publication"
+    env = {**os.environ, "NEWSFLOW_PUBLICATION_PORT": str(port), "NEWSFLOW_PUBLICATION_DB": database}
+    env["NEWSFLOW_PUBLICATION_GROUP"] = group
+    asyncio.run(group_at_end(group))
+    ids = asyncio.run(seed(database, args.articles))
+    log = open(ROOT / ".run" / "logs" / f"bench-publication-{port}.log", "ab")  # noqa: SIM115
+    proc = subprocess.Popen(
+        [str(ROOT / ".venv/bin/newsflow-publication"), "serve"],
+        env=env,
+        stdout=log,
+        stderr=log,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while socket.socket().connect_ex(("127.0.0.1", port)) != 0:
+            if time.monotonic() > deadline or proc.poll() is not None:
+                raise SystemExit(f"publication did not start; see {log.name}")
+            time.sleep(0.1)
+        url = f"http://127.0.0.1:{port}"
+        attack(url, ids, 100, 2)  # warm up
+        results: dict[int, list[dict[str, float]]] = {}
+        raws: list[dict[str, float]] = []
+        for number in range(args.runs):
+            raws.append(asyncio.run(raw_rates(database, ids)))
+            for rate in map(int, args.rates.split(",")):
+                row = attack(url, ids, rate, args.seconds)
+                results.setdefault(rate, []).append(row)
+                print(
+                    f"run {number + 1} @ {rate}/s: p50 {row['p50_ms']:.1f} ms, p99 {row['p99_ms']:.1f} ms, "
+                    f"achieved {row['achieved_per_s']:.0f}/s, success {row['success']:.1%}"
+                )
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=30)
+    raw = {name: statistics.median(r[name] for r in raws) for name in raws[0]}
+    print("raw, same run (16 concurrent): " + ", ".join(f"{name} {value:.0f}" for name, value in raw.items()))
+    for rate, rows in results.items():
+        p50, p99 = (statistics.median(r[k] for r in rows) for k in ("p50_ms", "p99_ms"))
+        achieved = statistics.median(r["achieved_per_s"] for r in rows)
+        ratio = achieved / raw["mongo find by _id /s"]
+        print(
+            f"median @ {rate}/s: GET /v1/pages p50 {p50:.1f} ms, p99 {p99:.1f} ms, achieved {achieved:.0f}/s "
+            f"({ratio:.2f} of the raw find-by-_id rate; one worker, {args.articles} articles)"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
