@@ -137,6 +137,48 @@ class EnricherRun(BaseModel):
     error: str | None = Field(default=None, description="Error class and message when it failed.")
 
 
+class Keyword(BaseModel):
+    term: str = Field(description="A word or phrase as the article writes it, e.g. 'interest rates'.")
+    score: float = Field(ge=0, le=1, description="Weight relative to the article's top keyword (1.0).")
+
+
+EntityKind = Literal["person", "place", "organisation"]
+
+
+class Entity(BaseModel):
+    name: str = Field(description="Full name, e.g. 'Tony Blair' for 'Mr Blair' when the article says it.")
+    kind: EntityKind = Field(description="person, place or organisation.")
+    count: int = Field(ge=1, description="Mentions in the headline and body.")
+
+
+SubjectKind = Literal["person", "place", "organisation", "topic"]
+
+
+class Subject(BaseModel):
+    """A normalised tag with a stable id, for per-subject feeds and related articles."""
+
+    id: str = Field(
+        pattern=r"^urn:newsflow:subject:(person|place|organisation|topic):[a-z0-9][a-z0-9-]*$",
+        description="urn:newsflow:subject:<kind>:<slug>, e.g. urn:newsflow:subject:place:london.",
+    )
+    name: str = Field(description="Display name.")
+    kind: SubjectKind = Field(description="person, place, organisation or topic.")
+    relevance: int = Field(ge=0, le=100, description="How central it is to the article.")
+
+
+class SignatureTerm(BaseModel):
+    term: str = Field(description="A word key: lower case, plurals folded into the singular.")
+    weight: float = Field(ge=0, le=1, description="TF-IDF weight; the vector has unit length.")
+
+
+class Signature(BaseModel):
+    """A sparse TF-IDF vector of the article's top terms. The similarity of two articles is
+    the cosine of their vectors: the sum of weight products over the terms they share."""
+
+    scheme: str = Field(description="How the vector was built, e.g. 'tfidf-top32'; compare like with like.")
+    terms: list[SignatureTerm] = Field(description="At most the scheme's number of terms, heaviest first.")
+
+
 class Enrichment(BaseModel):
     """What machines derived from the article. Every field is optional: an enricher
     that fails leaves its fields empty and records the failure in `runs`."""
@@ -145,6 +187,23 @@ class Enrichment(BaseModel):
     word_count: int | None = Field(default=None, ge=0, description="Words in the body.")
     reading_time_minutes: int | None = Field(
         default=None, ge=0, description="Minutes to read at 230 words a minute, at least 1."
+    )
+    language: str | None = Field(
+        default=None, description="ISO 639-1 code of the language detected in the text, e.g. 'en'."
+    )
+    teaser: str | None = Field(
+        default=None, description="The opening words, cut at a sentence or word boundary (up to 200 chars)."
+    )
+    summary: str | None = Field(default=None, description="A few sentences of the body, in their order.")
+    keywords: list[Keyword] | None = Field(default=None, description="Top keywords, heaviest first.")
+    entities: list[Entity] | None = Field(
+        default=None, description="People, places and organisations named, most mentioned first."
+    )
+    subjects: list[Subject] | None = Field(
+        default=None, description="Normalised tags from the entities and keywords, most relevant first."
+    )
+    signature: Signature | None = Field(
+        default=None, description="Vector for article-to-article similarity (Related)."
     )
     runs: list[EnricherRun] = Field(default_factory=list, description="One entry per enricher.")
 
