@@ -1,11 +1,11 @@
 from datetime import UTC, datetime
 
 from newsflow_contracts.events import ArticleContent
-from newsflow_enrichment.domain import DEFAULT_ENRICHERS
 from newsflow_enrichment.domain.pipeline import Enricher, enrich, pipeline_version
-from newsflow_enrichment.domain.text import html_to_text, reading_time_minutes, word_count
+from newsflow_enrichment.domain.text import TEXT, html_to_text, reading_time_minutes, word_count
 
 NOW = datetime(2026, 11, 28, tzinfo=UTC)
+DEFAULT_ENRICHERS = (TEXT,)
 BODY = (
     "<p>The harbour authority said on <strong>Monday</strong> that the old swing bridge "
     "would reopen to traffic after <a href='https://example.org'>eight months</a> of repairs.</p>"

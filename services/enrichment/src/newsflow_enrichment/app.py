@@ -6,16 +6,16 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from newsflow_chassis.kafka import build_broker, running_broker
 
-from .domain import DEFAULT_ENRICHERS
+from .domain import build_enrichers
 from .domain.pipeline import Enricher
 from .entrypoints import consumer
 from .settings import Settings
 
 
-def create_app(
-    settings: Settings | None = None, enrichers: Sequence[Enricher] = DEFAULT_ENRICHERS
-) -> FastAPI:
+def create_app(settings: Settings | None = None, enrichers: Sequence[Enricher] | None = None) -> FastAPI:
     settings = settings or Settings()
+    if enrichers is None:
+        enrichers = build_enrichers(settings.languages)
     broker = build_broker(settings, client_id="newsflow-enrichment")
     consumer.register(broker, settings, enrichers)
 

@@ -9,3 +9,11 @@ class Settings(KafkaSettings):
     enrichment_port: int = Field(default=8003, description="Port of the health endpoint.")
     enrichment_group: str = Field(default="newsflow-enrichment", description="Consumer group id.")
     event_source: str = Field(default="/newsflow/enrichment", description="CloudEvents source.")
+    enrichment_languages: str = Field(
+        default="en,fr,de,es,it,nl,pt",
+        description="ISO 639-1 codes, comma-separated: the languages the detector chooses among.",
+    )
+
+    @property
+    def languages(self) -> list[str]:
+        return [code.strip() for code in self.enrichment_languages.split(",") if code.strip()]

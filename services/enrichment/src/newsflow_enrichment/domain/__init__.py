@@ -1,4 +1,24 @@
+from .entities import ENTITIES
+from .keywords import KEYWORDS
+from .language import language_enricher
 from .pipeline import Enricher
+from .signature import SIGNATURE
+from .subjects import SUBJECTS
+from .summaries import SUMMARY, TEASER
 from .text import TEXT
 
-DEFAULT_ENRICHERS: tuple[Enricher, ...] = (TEXT,)
+DEFAULT_LANGUAGES = ("en", "fr", "de", "es", "it", "nl", "pt")
+
+
+def build_enrichers(languages: tuple[str, ...] | list[str] = DEFAULT_LANGUAGES) -> tuple[Enricher, ...]:
+    """The pipeline, in order: later enrichers read what earlier ones derived."""
+    return (
+        TEXT,
+        language_enricher(list(languages)),
+        TEASER,
+        SUMMARY,
+        KEYWORDS,
+        ENTITIES,
+        SUBJECTS,
+        SIGNATURE,
+    )
