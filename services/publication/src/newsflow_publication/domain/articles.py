@@ -32,18 +32,35 @@ def to_ninjs(event: ArticleEnriched) -> NinjsArticle:
                 word_count=enrichment.word_count,
             )
         )
+    descriptions = [
+        Description(role=role, content_type="text/plain", value=value)
+        for role, value in (("teaser", enrichment.teaser), ("summary", enrichment.summary))
+        if value
+    ]
+    machine = enrichment.subjects or []
+
+    def concepts(kind: str) -> list[Concept] | None:
+        """ninjs people, places and organisations carry no creator or relevance: see subjects."""
+        return [Concept(name=s.name, uri=s.id) for s in machine if s.kind == kind] or None
+
     return NinjsArticle(
         uri=article_uri(event.article_id),
         version=str(event.version),
         first_created=content.first_created,
         version_created=content.updated,
         embargoed_until=content.embargo_until,
-        language=content.language,
+        language=content.language or enrichment.language,
         headlines=[Headline(role="main", value=content.headline)],
         bodies=bodies,
+        descriptions=descriptions or None,
         by=content.byline,
         slugline=event.slug,
-        subjects=[Concept(name=s, creator="editor") for s in content.subjects] or None,
+        subjects=[Concept(name=s, creator="editor") for s in content.subjects]
+        + [Concept(name=s.name, uri=s.id, creator="machine", relevance=s.relevance) for s in machine]
+        or None,
+        people=concepts("person"),
+        places=concepts("place"),
+        organisations=concepts("organisation"),
         alt_ids=[AltId(role="source", value=f"{event.source}:{event.external_id}")],
         associations=[
             Association(
