@@ -52,11 +52,12 @@ def main() -> None:
                             pairs.add((words[i - 1].text, word.text))
             first_names.update({first for first, last in pairs if last in surnames})
     kept = sorted(t for t, n in df.items() if n >= args.min_df)
-    with gzip.open(DATA / "terms.tsv.gz", "wt", encoding="utf-8", compresslevel=9) as out:
-        out.write(f"#documents\t{documents}\n")
-        for term in kept:
-            share = round(100 * capital[term] / inner[term]) if inner[term] else -1
-            out.write(f"{term}\t{df[term]}\t{share}\n")
+    rows = [f"#documents\t{documents}"]
+    for term in kept:
+        share = round(100 * capital[term] / inner[term]) if inner[term] else -1
+        rows.append(f"{term}\t{df[term]}\t{share}")
+    data = "\n".join(rows).encode() + b"\n"
+    (DATA / "terms.tsv.gz").write_bytes(gzip.compress(data, compresslevel=9, mtime=0))  # reproducible
     names = sorted(
         name
         for name, n in first_names.items()

@@ -19,7 +19,17 @@ from newsflow_contracts.events import ArticleContent, Entity, EntityKind
 
 from .analysis import Analysis, Word, analyse, article_text, english_or_unknown
 from .pipeline import Derived, Enricher
-from .resources import NOT_NAMES, TITLES, Gazetteer, TermStats, fold, gazetteer, term_stats, word_set
+from .resources import (
+    NOT_NAMES,
+    STOPWORDS,
+    TITLES,
+    Gazetteer,
+    TermStats,
+    fold,
+    gazetteer,
+    term_stats,
+    word_set,
+)
 
 MAX_ENTITIES = 25
 CONNECTORS = word_set("of for de del della da do dos van von der den &")
@@ -43,6 +53,9 @@ ORGANISATION_FIRST = word_set(
     "bank university department ministry institute church house office court academy college "
     "museum school society board council association federation union royal national"
 )
+PEOPLE_OF = ("ians", "eans", "ers")
+"""'Londoners West Ham', 'Australians Lleyton Hewitt': a people before a name."""
+DEMONYM_ENDINGS = ("ian", "ians", "ean", "eans", "ese", "ish", "ers")
 PLACE_PREPOSITIONS = word_set("in near across around outside")
 PLACE_FIRST = word_set("river lake mount isle cape fort gulf port loch glen")
 PLACE_LAST = word_set(
@@ -99,19 +112,18 @@ def _sequences(analysis: Analysis, stats: TermStats, names: Gazetteer) -> list[t
         words = sentence.words
         i = 0
         while i < len(words):
-            if not words[i].capital or words[i].lower in NOT_NAMES or stats.is_contraction(words[i].lower):
+            if not words[i].capital or stats.is_contraction(words[i].lower):
                 i += 1
                 continue
             run = [words[i]]
             j = i + 1
             while j < len(words) and words[j].joined:
                 word = words[j]
-                if (word.capital and word.lower not in NOT_NAMES) or (
+                if word.capital or (
                     word.lower in CONNECTORS
                     and j + 1 < len(words)
                     and words[j + 1].joined
                     and words[j + 1].capital
-                    and words[j + 1].lower not in NOT_NAMES
                 ):
                     run.append(word)
                 else:
@@ -125,9 +137,9 @@ def _sequences(analysis: Analysis, stats: TermStats, names: Gazetteer) -> list[t
                 and not _known_start(run, names)
             ):
                 run = run[1:]
-            while run and run[0].lower in CONNECTORS:
-                run = run[1:]
-            if run:
+            while run and (run[0].lower in CONNECTORS or _described(run[0])):
+                run = run[1:]  # 'Bracknell-based Exel', 'DHL-owner Deutsche Post'
+            if run and not (len(run) == 1 and (run[0].lower in NOT_NAMES or len(run[0].text) == 1)):
                 before = words[i - 1] if i and words[i].joined else None
                 found.append(
                     (sentence.paragraph, before is not None and before.lower in PLACE_PREPOSITIONS, run)
@@ -136,18 +148,35 @@ def _sequences(analysis: Analysis, stats: TermStats, names: Gazetteer) -> list[t
     return found
 
 
+def _described(word: Word) -> bool:
+    head, _, tail = word.text.rpartition("-")
+    return bool(head) and tail.islower()
+
+
 def _split_titles(words: list[Word]) -> tuple[list[Word], list[Word]]:
     """(before, name) around the last block of titles that a name follows: 'Home Office
-    Minister Hazel Blears' -> (Home Office, Hazel Blears); ([], words) when there is none."""
-    for end in range(len(words) - 1, 0, -1):
-        if words[end - 1].lower in TITLES and words[end].lower not in TITLES:
-            start = end - 1
-            while start > 0 and (words[start - 1].lower in TITLES or words[start - 1].lower in CONNECTORS):
-                start -= 1
-            while start < end and words[start].lower in CONNECTORS:
-                start += 1
-            return words[:start], words[end:]
-    return [], words
+    Minister Hazel Blears' -> (Home Office, Hazel Blears), 'Secretary of Energy Spencer
+    Abraham' -> ([], Spencer Abraham); ([], words) when there is none."""
+    found: tuple[int, int] | None = None
+    i = 0
+    while i < len(words):
+        if words[i].lower not in TITLES:
+            i += 1
+            continue
+        j = i + 1
+        while j < len(words):
+            if words[j].lower in TITLES:
+                j += 1
+            elif words[j].lower in CONNECTORS and j + 2 < len(words):
+                j += 2  # 'Secretary of State', 'Minister for Sport'
+            else:
+                break
+        if j < len(words):
+            found = (i, j)
+        i = j
+    if found is None:
+        return [], words
+    return words[: found[0]], words[found[1] :]
 
 
 def _classify(words: list[Word], names: Gazetteer, stats: TermStats) -> list[Candidate]:
@@ -161,6 +190,20 @@ def _classify(words: list[Word], names: Gazetteer, stats: TermStats) -> list[Can
     lowers = [w.lower for w in words]
     if len(words) > 1 and (lowers[-1] in ORGANISATION_LAST or lowers[0] in ORGANISATION_FIRST):
         return [Candidate(text, "organisation")]
+    if (
+        lowers[0] in NOT_NAMES
+        or len(words[0].text) == 1
+        or (len(words) > 1 and lowers[0].endswith(PEOPLE_OF))
+    ):
+        return _classify(words[1:], names, stats) if len(words) > 1 else []  # 'British', 'Monday'
+    if any(w in ("of", "for", "&") for w in lowers):  # 'The Diary of Alicia Keys': two names
+        parts: list[list[Word]] = [[]]
+        for word in words:
+            if word.lower in ("of", "for", "&"):
+                parts.append([])
+            else:
+                parts[-1].append(word)
+        return [c for part in parts if part for c in _classify(part, names, stats)]
     before, name = _split_titles(words)
     if len(name) < len(words):
         found = _classify(before, names, stats) if before else []
@@ -172,6 +215,8 @@ def _classify(words: list[Word], names: Gazetteer, stats: TermStats) -> list[Can
         return []
     if len(words) > 1 and (lowers[-1] in PLACE_LAST or lowers[0] in PLACE_FIRST):
         return [Candidate(text, "place")]
+    if any(w in STOPWORDS for w in lowers):
+        return [Candidate(text, None)]  # 'Meet The Fockers'
     if 1 < len(words) <= 4 and words[0].text in names.given_names:
         return [Candidate(text, "person")]
     if (
@@ -220,6 +265,7 @@ def _resolve(mentions: dict[str, Mention], stats: TermStats) -> list[Entity]:
             and last is not None
             and last.kind != "place"
             and not stats.is_common_word(last.words[0].lower())
+            and not any(w.lower() in STOPWORDS for w in mention.words)
         ):
             mention.kind = "person"
     people_by_name: dict[str, list[Mention]] = {}
@@ -252,6 +298,8 @@ def _resolve(mentions: dict[str, Mention], stats: TermStats) -> list[Entity]:
                 kind = "organisation"  # an acronym the gazetteer does not know: NHS, WPP
             elif mention.place_votes and mention.place_votes * 2 >= mention.count:
                 kind = "place"  # mostly "in Harbourton", "across Harbourton"
+            elif word.lower().endswith(DEMONYM_ENDINGS):
+                pass  # 'Egyptian', 'Londoners': people of a place, not a name
             elif mention.count >= 2 and mention.alone and stats.capital_share.get(word.lower(), 100) >= 90:
                 kind = "organisation"  # a recurring name that is no one's surname: Absa, Barclays
         elif kind is None and mention.count >= 2:

@@ -115,6 +115,9 @@ def keywords(terms: Terms, limit: int = MAX_KEYWORDS) -> list[Keyword]:
         if len(key) == 1:
             if key[0] in NOT_NAMES or key[0] in TITLES or key[0].capitalize() in first_names:
                 continue  # 'British', 'Councillor', 'Annika': not what the article is about
+            surface = terms.surfaces[key].most_common(1)[0][0]
+            if surface[0].isupper() and stats.is_common_word(key[0]):
+                continue  # 'Bank' of 'Bank of Alexandria', 'Song' of 'Eurovision Song Contest
             penalty = 0.5 if key[0].endswith(("ed", "ly")) else 1.0
             scored.append((terms.weights[key[0]] * penalty, key))
         elif (body >= 2 or n > body) and len(set(key)) == len(key):

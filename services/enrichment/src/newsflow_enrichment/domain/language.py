@@ -1,6 +1,6 @@
-"""Language detection, offline, among a configured set of languages: lingua's n-gram models
-in low-accuracy mode (trigrams only, about 15 MB for seven languages), on the headline and
-the first 1,000 characters of the body."""
+"""Language detection, offline, among a configured set of languages: lingua's n-gram
+models in low-accuracy mode (trigrams only: about 15 MB for seven languages), on the headline
+and the first 600 characters of the body."""
 
 from collections.abc import Callable
 
@@ -9,7 +9,7 @@ from newsflow_contracts.events import ArticleContent
 
 from .pipeline import Derived, Enricher
 
-SAMPLE_CHARS = 1000
+SAMPLE_CHARS = 600
 MIN_CHARS = 20
 
 

@@ -52,6 +52,7 @@ NOT_NAMES = word_set(  # capitalised, but not names: days, months, adjectives of
     "italian dutch portuguese european american african asian chinese japanese indian russian "
     "australian canadian irish scottish welsh israeli palestinian iraqi iranian arab muslim "
     "christian jewish catholic western eastern northern southern north south east west i "
+    "aids hiv sars p2p vcr vcrs mms sms gprs ipo cfo dj r&b "
     "pc dvd cd tv mp3 ceo gdp mp mps mep meps msp msps monday tuesday wednesday thursday friday "
     "saturday sunday january february march april may june july august september october november "
     "december americans britons europeans africans asians australians canadians germans french "

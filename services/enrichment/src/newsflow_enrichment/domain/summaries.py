@@ -6,7 +6,7 @@ import math
 
 from newsflow_contracts.events import ArticleContent
 
-from .analysis import Sentence, article_text
+from .analysis import Analysis, Sentence, analyse, article_text
 from .keywords import Terms, is_content_word, terms_of
 from .pipeline import Derived, Enricher
 from .resources import STOPWORDS, term_stats
@@ -18,8 +18,8 @@ SUMMARY_SENTENCES = 3
 _QUOTES = "\"'“‘"
 
 
-def _body(terms: Terms) -> list[Sentence]:
-    return [s for s in terms.analysis.sentences if s.paragraph > 0]
+def _body(analysis: Analysis) -> list[Sentence]:
+    return [s for s in analysis.sentences if s.paragraph > 0]
 
 
 def teaser(sentences: list[str], limit: int = TEASER_MAX, enough: int = TEASER_MIN) -> str | None:
@@ -47,7 +47,7 @@ def teaser(sentences: list[str], limit: int = TEASER_MAX, enough: int = TEASER_M
 
 def summary(terms: Terms, sentences: int = SUMMARY_SENTENCES) -> str | None:
     stats = term_stats()
-    body = _body(terms)
+    body = _body(terms.analysis)
     if not body:
         return None
     scored: list[tuple[float, int]] = []
@@ -67,7 +67,7 @@ def summary(terms: Terms, sentences: int = SUMMARY_SENTENCES) -> str | None:
 
 
 def _teaser(content: ArticleContent, derived: Derived) -> Derived:
-    found = teaser([s.text for s in _body(terms_of(article_text(content, derived)))])
+    found = teaser([s.text for s in _body(analyse(article_text(content, derived)))])
     return {"teaser": found} if found else {}
 
 
