@@ -22,8 +22,7 @@ from newsflow_publication.domain.webhooks import (
     Outcome,
     RetryPolicy,
     Subscription,
-    published_payload,
-    retracted_payload,
+    event_payload,
 )
 from newsflow_publication.entrypoints.webhook_worker import DeliveryWorker
 from pymongo import AsyncMongoClient
@@ -86,11 +85,8 @@ async def subscribe(w: Wiring, path: str, route: Route, *types: str) -> Subscrip
 async def publish(w: Wiring, subscriptions: list[Subscription], *, retraction: bool = False) -> str:
     message_id = unique("ce")
     now = datetime.now(UTC)
-    if retraction:
-        body = retracted_payload("article-1", timestamp=now)
-    else:
-        body = published_payload(b'{"article_id": "article-1", "version": 1}', timestamp=now)
     event_type = EVENT_RETRACTED if retraction else EVENT_PUBLISHED
+    body = event_payload(event_type, b'{"article_id": "article-1", "version": 1}', timestamp=now)
     await w.deliveries.create(
         message_id=message_id,
         event_type=event_type,
@@ -123,7 +119,7 @@ async def test_deliveries_are_created_once_per_subscription_and_event(wiring: Wi
     wants_both = await subscribe(wiring, "/both", Route())
     wants_retractions = await subscribe(wiring, "/retractions", Route(), EVENT_RETRACTED)
     now = datetime.now(UTC)
-    body = retracted_payload("a1", timestamp=now)
+    body = event_payload(EVENT_RETRACTED, b'{"article_id": "a1", "version": 2}', timestamp=now)
     first = await wiring.deliveries.create(
         message_id="m1",
         event_type=EVENT_RETRACTED,

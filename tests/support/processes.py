@@ -34,6 +34,7 @@ class Services:
             "NEWSFLOW_PUBLICATION_DB": f"{run}_publication",
             "NEWSFLOW_ENRICHMENT_GROUP": f"{run}-enrichment",
             "NEWSFLOW_PUBLICATION_GROUP": f"{run}-publication",
+            "NEWSFLOW_WEBHOOK_GROUP": f"{run}-webhooks",
             "NEWSFLOW_SUBMISSIONS_GROUP": f"{run}-submissions",
             # these tiers resend the sample articles under new ids: with deduplication on they
             # would be recorded as duplicates and never published (it has its own tests)

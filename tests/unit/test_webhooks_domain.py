@@ -5,7 +5,7 @@ import base64
 import ipaddress
 import json
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from newsflow_publication.domain.webhook_signing import (
@@ -22,14 +22,14 @@ from newsflow_publication.domain.webhooks import (
     RetryAt,
     RetryPolicy,
     after_attempt,
-    published_payload,
-    retracted_payload,
+    event_payload,
 )
 from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
 SECRET = secret_from_bytes(bytes(range(32)))
 T0 = datetime(2026, 11, 28, 12, 0, 0, tzinfo=UTC)
+PUBLISHED, RETRACTED = "news.article.published.v1", "news.article.retracted.v1"
 POLICY = RetryPolicy(max_attempts=8, base_s=15, factor=4, max_s=6 * 3600)
 
 
@@ -85,22 +85,17 @@ def test_a_stale_timestamp_is_rejected_by_receivers() -> None:
 
 def test_payloads_have_the_standard_webhooks_shape() -> None:
     event = {"article_id": "a1", "version": 2, "future_field": {"kept": True}}
-    published = json.loads(published_payload(json.dumps(event).encode(), timestamp=T0))
-    assert published == {
-        "type": "news.article.published.v1",
-        "timestamp": "2026-11-28T12:00:00Z",
-        "data": event,
-    }
-    retracted = json.loads(retracted_payload("a1", timestamp=T0 + timedelta(hours=1)))
-    assert retracted == {
-        "type": "news.article.retracted.v1",
-        "timestamp": "2026-11-28T13:00:00Z",
-        "data": {"article_id": "a1"},
-    }
+    published = json.loads(event_payload(PUBLISHED, json.dumps(event).encode(), timestamp=T0))
+    assert published == {"type": PUBLISHED, "timestamp": "2026-11-28T12:00:00Z", "data": event}
+    retraction = {"article_id": "a1", "version": 3, "kind": "kill", "reason": "Legal advice"}
+    in_paris = datetime(2026, 11, 28, 14, tzinfo=timezone(timedelta(hours=1)))
+    retracted = json.loads(event_payload(RETRACTED, json.dumps(retraction).encode(), timestamp=in_paris))
+    assert retracted == {"type": RETRACTED, "timestamp": "2026-11-28T13:00:00Z", "data": retraction}
+    assert "Zürich".encode() in event_payload(PUBLISHED, b'{"h": "Z\\u00fcrich"}', timestamp=T0)
     with pytest.raises(ValueError):
-        published_payload(b"[1, 2]", timestamp=T0)
+        event_payload(PUBLISHED, b"[1, 2]", timestamp=T0)
     with pytest.raises(ValueError):
-        published_payload(b"{cut off", timestamp=T0)
+        event_payload(PUBLISHED, b"{cut off", timestamp=T0)
 
 
 def test_the_backoff_grows_exponentially_to_its_cap_with_bounded_jitter() -> None:

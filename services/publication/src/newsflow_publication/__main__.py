@@ -1,18 +1,29 @@
-"""`newsflow-publication serve` runs the consumer and the read API."""
+"""`newsflow-publication serve` runs the consumer, the read API and the webhook deliveries;
+`newsflow-publication keys ...` manages API keys; `newsflow-publication webhooks ...` lists
+subscriptions and dead deliveries, and re-drives them."""
 
 import argparse
+import asyncio
+import sys
 
 import uvicorn
 
+from .entrypoints import webhooks_cli
 from .settings import Settings
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="newsflow-publication", description=__doc__)
-    parser.add_argument("command", choices=["serve"])
-    parser.add_argument("--workers", type=int, default=1)
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="run the consumers, the read API and the webhook worker")
+    serve.add_argument("--workers", type=int, default=1)
+    webhooks_cli.add_parsers(commands)
     args = parser.parse_args()
     settings = Settings()
+    if args.command == "keys":
+        sys.exit(asyncio.run(webhooks_cli.keys(args, settings)))
+    if args.command == "webhooks":
+        sys.exit(asyncio.run(webhooks_cli.webhooks(args, settings)))
     uvicorn.run(
         "newsflow_publication.app:create_app",
         factory=True,

@@ -15,8 +15,11 @@ from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from .adapters.articles import ArticleRepository, MongoArticleRepository
+from .adapters.deliveries import MongoDeliveryStore
+from .adapters.keys import MongoKeyStore
 from .adapters.listings import Listings, RedisListings
-from .entrypoints import consumer, feeds, http
+from .adapters.subscriptions import MongoSubscriptionStore
+from .entrypoints import consumer, feeds, http, webhook_consumer, webhook_worker, webhooks_http
 from .settings import Settings
 
 
@@ -38,13 +41,25 @@ def create_app(
     )
     repository = articles or MongoArticleRepository(mongo, settings.publication_db)
     consumer.register(broker, settings, repository, listings)
+    subscriptions = MongoSubscriptionStore(mongo, settings.publication_db)
+    deliveries = MongoDeliveryStore(mongo, settings.publication_db)
+    worker = webhook_worker.build(settings, deliveries=deliveries, subscriptions=subscriptions)
+    if settings.webhooks_enabled:
+        webhook_consumer.register(
+            broker, settings, subscriptions=subscriptions, deliveries=deliveries, created=worker.wake
+        )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if isinstance(repository, MongoArticleRepository):
             await repository.create_indexes()
         try:
-            async with running_broker(broker, settings):
+            async with (
+                running_broker(broker, settings),
+                webhook_worker.running(
+                    worker, enabled=settings.webhooks_enabled, grace_s=settings.webhook_timeout_s
+                ),
+            ):
                 yield
         finally:
             await redis.aclose()
@@ -63,4 +78,9 @@ def create_app(
     app.state.settings = settings
     app.include_router(http.router)
     app.include_router(feeds.router)
+    app.state.keys = MongoKeyStore(mongo, settings.publication_db)
+    app.state.subscriptions = subscriptions
+    app.state.deliveries = deliveries
+    app.state.webhook_worker = worker
+    app.include_router(webhooks_http.router)
     return app

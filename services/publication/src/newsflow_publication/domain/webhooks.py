@@ -96,16 +96,13 @@ def payload(event_type: str, *, timestamp: datetime, data: Mapping[str, Any]) ->
     return json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-def published_payload(value: bytes, *, timestamp: datetime) -> bytes:
-    """`data` is the published event as it is on the topic, unknown fields included."""
+def event_payload(event_type: str, value: bytes, *, timestamp: datetime) -> bytes:
+    """`data` is the event as it is on the published topic (the published article, or the
+    retraction with its kind and reason), unknown fields included."""
     event = json.loads(value)
     if not isinstance(event, dict):
-        raise ValueError("a published event is a JSON object")
-    return payload(EVENT_PUBLISHED, timestamp=timestamp, data=event)
-
-
-def retracted_payload(article_id: str, *, timestamp: datetime) -> bytes:
-    return payload(EVENT_RETRACTED, timestamp=timestamp, data={"article_id": article_id})
+        raise ValueError("an event is a JSON object")
+    return payload(event_type, timestamp=timestamp, data=event)
 
 
 @dataclass(frozen=True, slots=True)
