@@ -24,6 +24,8 @@ class Route:
     fail_types: frozenset[str] = frozenset()
     """...of these payload types only (all when empty)."""
     always_fail: bool = False
+    article_id: str | None = None
+    """Fail only for this article's events (others on the shared servers are answered 204)."""
     delay_s: float = 0.0
     attempts: dict[str, int] = field(default_factory=dict)
 
@@ -53,9 +55,14 @@ class Receiver:
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.port}{path}"
 
-    def at(self, path: str) -> list[Received]:
+    def at(self, path: str, article_id: str | None = None) -> list[Received]:
         with self.lock:
-            return [r for r in self.received if r.path == path]
+            return [
+                r
+                for r in self.received
+                if r.path == path
+                and (article_id is None or (r.payload or {}).get("data", {}).get("article_id") == article_id)
+            ]
 
     def answer(self, path: str, headers: dict[str, str], body: bytes) -> tuple[Any, bool, int]:
         route = self.routes.get(path)
@@ -65,6 +72,8 @@ class Receiver:
             payload = Webhook(route.secret).verify(body, headers)
         except (WebhookVerificationError, ValueError):
             return None, False, 401
+        if route.article_id is not None and payload["data"].get("article_id") != route.article_id:
+            return payload, True, 204
         if route.delay_s:
             time.sleep(route.delay_s)
         if route.always_fail:
