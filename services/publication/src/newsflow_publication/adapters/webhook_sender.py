@@ -33,9 +33,7 @@ class HttpWebhookSender:
     ) -> None:
         self.timeout_s = timeout_s
         self.allow_loopback = allow_loopback
-        self.client = client or httpx.AsyncClient(
-            timeout=timeout_s, follow_redirects=False, headers={"User-Agent": user_agent()}
-        )
+        self.client = client or httpx.AsyncClient(timeout=timeout_s)
 
     async def send(self, url: str, *, body: bytes, headers: dict[str, str]) -> Outcome:
         try:
@@ -54,10 +52,10 @@ class HttpWebhookSender:
             "POST",
             url.copy_with(host=str(address)),
             content=body,
-            headers={**headers, "Host": url.netloc.decode("ascii")},
+            headers={"User-Agent": user_agent(), **headers, "Host": url.netloc.decode("ascii")},
             extensions={"sni_hostname": url.host} if url.scheme == "https" else {},
         )
-        response = await self.client.send(request, stream=True)
+        response = await self.client.send(request, stream=True, follow_redirects=False)
         await response.aclose()  # the status is the answer; the body is not read
         return Outcome(status=response.status_code)
 
