@@ -182,6 +182,10 @@ async def test_signed_deliveries_retries_dead_letters_and_redrive(
             return {line.split()[0] for line in cli(services, "webhooks", "dead").splitlines()} & dead_ids
 
         await until(lambda: dead_listed() == dead_ids, timeout_s=15, what="dead deliveries")
+        listed = await client.get(f"{services.url('publication')}/v1/webhooks/deliveries/dead", headers=auth)
+        assert {(d["delivery_id"], d["attempts"], d["last_error"]) for d in listed.json()["items"]} == {
+            (dead_id, MAX_ATTEMPTS, "HTTP 503") for dead_id in dead_ids
+        }
         await asyncio.sleep(2.5)  # longer than the longest backoff (1.6 s + 25%): nothing more comes
         assert [r.status for r in receiver.at("/broken", article_id)] == [503] * (2 * MAX_ATTEMPTS)
         assert "HTTP 503" in cli(services, "webhooks", "dead")
@@ -213,6 +217,10 @@ async def test_signed_deliveries_retries_dead_letters_and_redrive(
             f"{services.url('publication')}/v1/webhooks/deliveries/{over_api}/redrive", headers=stranger
         )
         assert theirs.status_code == 404
+        strangers_dead = await client.get(
+            f"{services.url('publication')}/v1/webhooks/deliveries/dead", headers=stranger
+        )
+        assert strangers_dead.json() == {"items": []}
         await asyncio.sleep(0.5)
         assert (
             len(receiver.at("/broken", article_id)) == 2 * MAX_ATTEMPTS + 2

@@ -1,4 +1,4 @@
-"""Webhook subscriptions over HTTP: register, list, delete, re-drive a dead delivery.
+"""Webhook subscriptions over HTTP: register, list, delete; list and re-drive dead deliveries.
 
 Every route needs a publication API key with the `webhooks` scope; a key sees and changes
 only its owner's subscriptions and deliveries (another owner's are answered 404)."""
@@ -54,6 +54,18 @@ class CreatedWebhook(Webhook):
 
 class WebhookList(BaseModel):
     items: list[Webhook]
+
+
+class DeadDeliveryView(BaseModel):
+    delivery_id: str = Field(description="`<subscription id>:<webhook-id>`")
+    subscription_id: str
+    dead_at: datetime
+    attempts: int = Field(description="Attempts in its last round.")
+    last_error: str | None = Field(description="What the last attempt got, e.g. 'HTTP 503'.")
+
+
+class DeadDeliveries(BaseModel):
+    items: list[DeadDeliveryView]
 
 
 class Redriven(BaseModel):
@@ -139,6 +151,29 @@ async def delete_webhook(subscription_id: SubscriptionId, request: Request, who:
     if found is None or found.owner != who.owner or not await store.delete(subscription_id):
         raise Problem(404, "not-found", "No such webhook", f"No webhook {subscription_id} of yours")
     return Response(status_code=204)
+
+
+@router.get(
+    "/deliveries/dead",
+    response_model=DeadDeliveries,
+    summary="Your dead deliveries, oldest first: each can be re-driven",
+    responses=ERRORS,
+)
+async def dead_deliveries(request: Request, who: Subscriber) -> DeadDeliveries:
+    deliveries: DeliveryStore = request.app.state.deliveries
+    mine = [d for d in await deliveries.dead() if d.owner == who.owner]
+    return DeadDeliveries(
+        items=[
+            DeadDeliveryView(
+                delivery_id=d.id,
+                subscription_id=d.subscription_id,
+                dead_at=d.dead_at,
+                attempts=d.attempts,
+                last_error=d.last_error,
+            )
+            for d in mine
+        ]
+    )
 
 
 @router.post(
