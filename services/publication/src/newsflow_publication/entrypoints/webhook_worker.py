@@ -71,7 +71,10 @@ class DeliveryWorker:
     async def run(self) -> None:
         """Until cancelled."""
         while True:
-            await self.start_due()
+            try:
+                await self.start_due()
+            except Exception:  # the loop must outlive any one bad entry
+                log.exception("webhook worker: cannot start the due deliveries")
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(self.tick_s):
                     await self._wake.wait()
