@@ -10,6 +10,7 @@ from newsflow_contracts.events import (
     ArticlePublished,
     ArticleRetracted,
     ArticleSubmitted,
+    EnricherRun,
     Enrichment,
 )
 from newsflow_ingest.adapters.heads import MongoHeadStore
@@ -157,3 +158,22 @@ async def test_keys_are_stored_hashed_scoped_and_revocable(database) -> None:  #
     assert await keys.authenticate(key) is None
     with pytest.raises(ValueError):
         await keys.create(source="cms-a", scopes=("admin",))
+
+
+async def test_the_same_version_enriched_by_a_new_enricher_version_replaces_it(database) -> None:  # type: ignore[no-untyped-def]
+    client, name = database
+    repo = MongoArticleRepository(client, name)
+    original = published(1, "first")
+    first_run = EnricherRun(enricher="text", version="1", duration_ms=1.0)
+    newer_run = EnricherRun(enricher="text", version="2", duration_ms=1.0)
+    v1 = original.model_copy(update={"enrichment": Enrichment(word_count=1, runs=[first_run])})
+    assert (await repo.save(v1)).enrichment.runs == [first_run]  # type: ignore[union-attr]
+    later = v1.model_copy(update={"published_at": NOW.replace(hour=5)})
+    assert (await repo.save(later)).published_at == v1.published_at  # type: ignore[union-attr]  # redelivery
+    replayed = v1.model_copy(update={"enrichment": Enrichment(word_count=1, runs=[newer_run])})
+    stored = await repo.save(replayed)
+    assert stored.enrichment.runs == [newer_run]  # type: ignore[union-attr]
+    current = await repo.get("a1")
+    assert current is not None and current.enrichment.runs == [newer_run]  # type: ignore[union-attr]
+    history = await repo.versions.find_one({"_id": "a1:1"})
+    assert history is not None and history["state"]["enrichment"]["runs"][0]["version"] == "2"

@@ -2,10 +2,12 @@
 `article_versions` (`_id` = `<article id>:<version>`), slugs in `article_slugs`.
 
 Writes are versioned: an older or equal version changes nothing, so a redelivered or stale
-event is harmless. The check and the write are two operations, which is safe because each
-article has a single writer: its events reach one consumer, in order (see the consumer).
-FerretDB v1 makes that design necessary twice over: it does not apply concurrent updates of
-one document atomically, and it pushes down only `_id` filters (anything else scans the
+event is harmless; the one exception is the same version enriched by other enricher
+versions (ingested events replayed after an enricher changed), which replaces it. The
+check and the write are two operations, which is safe because each article has a single
+writer: its events reach one consumer, in order (see the consumer). FerretDB v1 makes that
+design necessary twice over: it does not apply concurrent updates of one document
+atomically, and it pushes down only `_id` filters (anything else scans the
 collection), so every read and write here goes by `_id`.
 
 A retracted article keeps its id, slug and version with a `retracted` record and no
@@ -44,6 +46,19 @@ def _stored(doc: dict[str, Any]) -> StoredArticle:
     if RETRACTED in doc:
         return ArticleRetracted.model_validate(doc[RETRACTED])
     return ArticlePublished.model_validate({**doc, "article_id": doc["_id"]})
+
+
+def _provenance(enrichment: dict[str, Any]) -> list[tuple[str, str]]:
+    return sorted((run["enricher"], run["version"]) for run in enrichment.get("runs", ()))
+
+
+def _re_enriched(current: dict[str, Any], state: StoredArticle) -> bool:
+    """The same version again, enriched by other enricher versions (a replay of ingested
+    events after an enricher changed): it replaces what is stored."""
+    if not isinstance(state, ArticlePublished) or RETRACTED in current:
+        return False
+    new = _provenance(state.enrichment.model_dump(mode="json"))
+    return new != _provenance(current.get("enrichment", {}))
 
 
 class MongoArticleRepository:
@@ -86,28 +101,20 @@ class MongoArticleRepository:
 
     async def _apply(self, state: StoredArticle) -> StoredArticle:
         article_id, document = state.article_id, _document(state)
+        history = {"_id": f"{article_id}:{state.version}", "article_id": article_id, "version": state.version}
         with contextlib.suppress(DuplicateKeyError):
-            await self.versions.insert_one(
-                {
-                    "_id": f"{article_id}:{state.version}",
-                    "article_id": article_id,
-                    "version": state.version,
-                    "state": document,
-                }
-            )
+            await self.versions.insert_one({**history, "state": document})
         with contextlib.suppress(DuplicateKeyError):
             await self.slugs.insert_one({"_id": state.slug, "article_id": article_id})
-        current = await self.articles.find_one({"_id": article_id}, projection={"version": True})
-        if current is not None and current["version"] >= state.version:
-            return await self._current(article_id)  # a redelivery or a stale version: no write
+        current = await self.articles.find_one({"_id": article_id})
+        if current is not None and current["version"] > state.version:
+            return _stored(current)  # a stale version: no write
+        if current is not None and current["version"] == state.version:
+            if not _re_enriched(current, state):
+                return _stored(current)  # a redelivery: no write
+            await self.versions.replace_one({"_id": history["_id"]}, {**history, "state": document})
         await self.articles.replace_one({"_id": article_id}, document, upsert=True)
         return state
-
-    async def _current(self, article_id: str) -> StoredArticle:
-        stored = await self.get(article_id)
-        if stored is None:
-            raise RuntimeError(f"article {article_id} vanished while being stored")
-        return stored
 
     async def get(self, article_id: str) -> StoredArticle | None:
         doc = await self.articles.find_one({"_id": article_id})
