@@ -18,6 +18,7 @@ from .adapters.articles import ArticleRepository, MongoArticleRepository
 from .adapters.deliveries import MongoDeliveryStore
 from .adapters.keys import MongoKeyStore
 from .adapters.listings import Listings, RedisListings
+from .adapters.read_cache import CachedReads
 from .adapters.subscriptions import MongoSubscriptionStore
 from .entrypoints import consumer, feeds, http, webhook_consumer, webhook_worker, webhooks_http
 from .settings import Settings
@@ -73,6 +74,7 @@ def create_app(
     )
     app.state.broker = broker
     app.state.articles = repository
+    app.state.reads = CachedReads(repository)
     app.state.listings = listings
     install_problem_handlers(app, unavailable=(PyMongoError, RedisError))
     app.state.settings = settings

@@ -7,8 +7,9 @@ from newsflow_chassis.problems import Problem
 from newsflow_contracts.events import ArticlePublished, ArticleRetracted
 from pydantic import BaseModel, Field
 
-from ..adapters.articles import ArticleRepository, StoredArticle
+from ..adapters.articles import StoredArticle
 from ..adapters.listings import Listings
+from ..adapters.read_cache import ArticleReads
 from ..domain.listings import ALL, Teaser, decode_cursor
 from .caching import conditional, etag_of
 
@@ -19,8 +20,8 @@ ERRORS: dict[int | str, dict[str, Any]] = {304: {"description": "Not modified"},
 router = APIRouter(prefix="/v1")
 
 
-def _repository(request: Request) -> ArticleRepository:
-    return request.app.state.articles  # type: ignore[no-any-return]
+def _repository(request: Request) -> ArticleReads:
+    return request.app.state.reads  # type: ignore[no-any-return]
 
 
 def _listings(request: Request) -> Listings:
