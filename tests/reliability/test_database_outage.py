@@ -100,8 +100,10 @@ async def test_a_twenty_second_database_outage_loses_nothing_and_dead_letters_no
         stored = await wait_for_read_model(services.env["NEWSFLOW_PUBLICATION_DB"], expected, timeout_s=120)
         drained_s = time.monotonic() - began
     finally:
-        stack("start", "ferretdb")  # whatever happened, leave the stack up for the next test
-        services.stop_all()
+        try:
+            stack("start", "ferretdb")  # whatever happened, leave the stack up for the next test
+        finally:
+            services.stop_all()
 
     print(
         f"\n{len(expected)} articles ({len(backlog)} held in Kafka during the outage); "
