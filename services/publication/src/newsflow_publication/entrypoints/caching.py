@@ -5,7 +5,6 @@ from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
 
 from fastapi import Request, Response
-from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 
@@ -42,6 +41,20 @@ def conditional(
         headers["Last-Modified"] = format_datetime(last_modified.astimezone(UTC), usegmt=True)
     if _not_modified(request, etag, last_modified):
         return Response(status_code=304, headers=headers)
-    if isinstance(body, bytes):
-        return Response(body, media_type=media_type, headers=headers)
-    return JSONResponse(body.model_dump(mode="json", by_alias=True, exclude_none=True), headers=headers)
+    if isinstance(body, BaseModel):
+        body = _rendered(etag, body)
+    return Response(body, media_type=media_type, headers=headers)
+
+
+_RENDERED: dict[str, bytes] = {}
+RENDERED_MAX = 5_000
+
+
+def _rendered(etag: str, body: BaseModel) -> bytes:
+    """The ETag names the content, so one rendering serves every request for it."""
+    found = _RENDERED.get(etag)
+    if found is None:
+        if len(_RENDERED) >= RENDERED_MAX:
+            _RENDERED.clear()
+        found = _RENDERED[etag] = body.model_dump_json(by_alias=True, exclude_none=True).encode()
+    return found
