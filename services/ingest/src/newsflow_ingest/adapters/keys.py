@@ -1,23 +1,16 @@
-"""Publisher API keys, stored as SHA-256 hashes; the key itself is shown once, at creation.
+"""Publisher API keys: each belongs to one source (a newsroom system), with scopes. The
+storage, hashing and lookup are the chassis's (`newsflow_chassis.api_keys`)."""
 
-A key reads `nfk_<key id>_<secret>`: the id finds its document by `_id` (the only lookup
-FerretDB serves without a scan), the hash of the whole key is compared in constant time.
-Answers are cached for a few seconds, so a revocation takes effect within that time."""
-
-import hashlib
-import hmac
-import secrets
-import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from newsflow_chassis.api_keys import MongoApiKeys, hash_key
 from pymongo import AsyncMongoClient
 
-KEY_PREFIX = "nfk_"
+__all__ = ["DEFAULT_SCOPES", "SCOPES", "KeyStore", "MongoKeyStore", "Publisher", "hash_key"]
+
 SCOPES = ("publish", "retract", "feeds")
 DEFAULT_SCOPES = ("publish", "retract")
-CACHE_SECONDS = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,77 +20,20 @@ class Publisher:
     scopes: frozenset[str]
 
 
-def hash_key(key: str) -> str:
-    return hashlib.sha256(key.encode()).hexdigest()
-
-
-def key_id_of(key: str) -> str | None:
-    if not key.startswith(KEY_PREFIX):
-        return None
-    key_id, _, secret = key[len(KEY_PREFIX) :].partition("_")
-    return key_id if key_id and secret else None
-
-
 class KeyStore(Protocol):
     async def authenticate(self, key: str) -> Publisher | None: ...
 
 
-class MongoKeyStore:
+class MongoKeyStore(MongoApiKeys[Publisher]):
     def __init__(self, client: AsyncMongoClient[dict[str, Any]], database: str) -> None:
-        self.keys = client[database]["api_keys"]
-        self._cache: dict[str, tuple[float, Publisher | None]] = {}
+        super().__init__(client, database, holder_field="source", scopes=SCOPES, make=Publisher)
 
     async def create_indexes(self) -> None:
         """Nothing to index: keys are found by `_id`."""
 
-    async def authenticate(self, key: str) -> Publisher | None:
-        digest = hash_key(key)
-        cached = self._cache.get(digest)
-        if cached is not None and cached[0] > time.monotonic():
-            return cached[1]
-        found = await self._lookup(key, digest)
-        self._cache[digest] = (time.monotonic() + CACHE_SECONDS, found)
-        return found
-
-    async def _lookup(self, key: str, digest: str) -> Publisher | None:
-        key_id = key_id_of(key)
-        if key_id is None:
-            return None
-        doc = await self.keys.find_one({"_id": key_id})
-        if doc is None or doc.get("revoked_at") is not None or not hmac.compare_digest(doc["hash"], digest):
-            return None
-        return Publisher(key_id=doc["_id"], source=doc["source"], scopes=frozenset(doc["scopes"]))
-
     async def create(self, *, source: str, scopes: tuple[str, ...] = DEFAULT_SCOPES) -> tuple[str, str]:
-        """Returns (key id, key). Only the hash of the key is stored."""
-        unknown = set(scopes) - set(SCOPES)
-        if unknown:
-            raise ValueError(f"unknown scopes: {', '.join(sorted(unknown))}")
-        key_id = secrets.token_hex(6)
-        key = f"{KEY_PREFIX}{key_id}_{secrets.token_urlsafe(32)}"
-        await self.keys.insert_one(
-            {
-                "_id": key_id,
-                "hash": hash_key(key),
-                "source": source,
-                "scopes": list(scopes),
-                "created_at": datetime.now(UTC),
-                "revoked_at": None,
-            }
-        )
-        return key_id, key
+        return await self.create_for(source, scopes)
 
     async def sources(self) -> set[str]:
         """Sources with at least one active key: the registered publishers."""
-        return {d["source"] async for d in self.keys.find({}) if d.get("revoked_at") is None}
-
-    async def list(self) -> list[dict[str, Any]]:
-        return [d async for d in self.keys.find({}, projection={"hash": False}).sort("created_at")]
-
-    async def revoke(self, key_id: str) -> bool:
-        doc = await self.keys.find_one({"_id": key_id})
-        if doc is None or doc.get("revoked_at") is not None:
-            return False
-        await self.keys.update_one({"_id": key_id}, {"$set": {"revoked_at": datetime.now(UTC)}})
-        self._cache.clear()
-        return True
+        return await self.holders()
