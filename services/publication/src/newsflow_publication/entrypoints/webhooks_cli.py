@@ -6,6 +6,7 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
+from newsflow_chassis.api_keys_cli import add_key_parsers, run_key_command
 from pymongo import AsyncMongoClient
 
 from ..adapters.deliveries import MongoDeliveryStore, NotDead, UnknownDelivery
@@ -15,14 +16,14 @@ from ..settings import Settings
 
 
 def add_parsers(commands: Any) -> None:
-    keys = commands.add_parser("keys", help="API keys for webhook subscribers and operators")
-    key_commands = keys.add_subparsers(dest="keys_command", required=True)
-    create = key_commands.add_parser("create", help="create a key (shown once)")
-    create.add_argument("--owner", required=True, help="who the key is for, e.g. 'partner-site'")
-    create.add_argument("--scope", action="append", choices=SCOPES, help="repeatable; default: webhooks")
-    key_commands.add_parser("list", help="list keys (never the keys themselves)")
-    revoke = key_commands.add_parser("revoke", help="revoke a key by id")
-    revoke.add_argument("key_id")
+    add_key_parsers(
+        commands,
+        holder="owner",
+        example="partner-site",
+        scopes=SCOPES,
+        default_scopes=SCOPES,
+        about="API keys for webhook subscribers and operators",
+    )
 
     webhooks = commands.add_parser("webhooks", help="webhook subscriptions and dead deliveries")
     webhook_commands = webhooks.add_subparsers(dest="webhooks_command", required=True)
@@ -40,21 +41,9 @@ def _client(settings: Settings) -> AsyncMongoClient[dict[str, Any]]:
 
 async def keys(args: argparse.Namespace, settings: Settings) -> int:
     mongo = _client(settings)
-    store = MongoKeyStore(mongo, settings.publication_db)
     try:
-        if args.keys_command == "create":
-            key_id, key = await store.create(owner=args.owner, scopes=tuple(args.scope or SCOPES))
-            print(f"key id: {key_id}\nowner:  {args.owner}\nkey:    {key}\n(shown once; store it now)")
-        elif args.keys_command == "list":
-            for doc in await store.list():
-                state = "revoked" if doc.get("revoked_at") else "active"
-                print(f"{doc['_id']}  {doc['owner']:<20} {','.join(doc['scopes']):<10} {state}")
-        elif args.keys_command == "revoke":
-            if not await store.revoke(args.key_id):
-                print(f"no active key {args.key_id}", file=sys.stderr)
-                return 1
-            print(f"revoked {args.key_id}")
-        return 0
+        store = MongoKeyStore(mongo, settings.publication_db)
+        return await run_key_command(args, store, holder="owner", default_scopes=SCOPES)
     finally:
         await mongo.close()
 
