@@ -266,6 +266,14 @@ class PageViewRecorded(Event):
     article_id: str = Field(description="Stable newsflow id of the article viewed (the record key).")
     site: str = Field(min_length=1, max_length=200, description="The site that showed it.")
     viewed_at: datetime = Field(description="When the reader saw it (UTC).")
+    visitor: str | None = Field(
+        default=None,
+        max_length=64,
+        description=(
+            "Pseudonymous visitor id for counting unique visitors: a keyed hash, never an IP "
+            "address or a raw user id."
+        ),
+    )
 
 
 EVENTS: tuple[type[Event], ...] = (
