@@ -11,15 +11,12 @@ from pathlib import Path
 import httpx
 import pytest
 from newsflow_contracts.topics import (
-    ARTICLE_ENRICHED,
     ARTICLE_INGESTED,
     ARTICLE_PUBLISHED,
-    ARTICLE_RETRACTED,
-    ARTICLE_SUBMITTED,
 )
 
 from tests.support.processes import Services
-from tests.support.stack import commit_group_at_end, end_offsets, records_since, unique
+from tests.support.stack import end_offsets, records_since, unique
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = {
@@ -34,11 +31,7 @@ COPIES = [
 async def services() -> AsyncIterator[Services]:
     running = Services.isolated()
     running.env["NEWSFLOW_DEDUP_ENABLED"] = "true"
-    await commit_group_at_end(running.env["NEWSFLOW_SUBMISSIONS_GROUP"], [ARTICLE_SUBMITTED.name])
-    await commit_group_at_end(running.env["NEWSFLOW_ENRICHMENT_GROUP"], [ARTICLE_INGESTED.name])
-    await commit_group_at_end(
-        running.env["NEWSFLOW_PUBLICATION_GROUP"], [ARTICLE_ENRICHED.name, ARTICLE_RETRACTED.name]
-    )
+    await running.groups_at_end()
     try:
         for name in ("ingest", "enrichment", "publication"):
             running.start(name)

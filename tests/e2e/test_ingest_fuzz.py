@@ -10,11 +10,10 @@ from pathlib import Path
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
-from newsflow_contracts.topics import ARTICLE_SUBMITTED
 from schemathesis import GenerationMode
 
 from tests.support.processes import Services
-from tests.support.stack import commit_group_at_end, unique
+from tests.support.stack import unique
 
 OPENAPI = Path(__file__).resolve().parents[2] / "docs" / "openapi" / "ingest.json"
 EXAMPLES_PER_OPERATION = 700
@@ -27,7 +26,7 @@ pytestmark = pytest.mark.timeout(600)
 @pytest.fixture(scope="module")
 def ingest() -> Iterator[tuple[str, str]]:
     services = Services.isolated()
-    asyncio.run(commit_group_at_end(services.env["NEWSFLOW_SUBMISSIONS_GROUP"], [ARTICLE_SUBMITTED.name]))
+    asyncio.run(services.groups_at_end())
     services.env["NEWSFLOW_RATE_LIMIT_PER_SECOND"] = "100000"
     try:
         services.start("ingest")

@@ -20,7 +20,7 @@ from newsflow_contracts.events import ArticleContent, ArticleEnriched, ArticleRe
 from newsflow_contracts.topics import ARTICLE_ENRICHED, ARTICLE_PUBLISHED, ARTICLE_RETRACTED
 
 from tests.support.processes import BIN, Services
-from tests.support.stack import commit_group_at_end, produce, unique
+from tests.support.stack import produce, unique
 from tests.support.webhook_receiver import Receiver, Route, running_receiver
 
 PUBLISHED, RETRACTED = ARTICLE_PUBLISHED.event_type, ARTICLE_RETRACTED.event_type
@@ -42,10 +42,7 @@ async def services() -> AsyncIterator[Services]:
             "NEWSFLOW_WEBHOOK_TIMEOUT_S": "2",
         }
     )
-    await commit_group_at_end(
-        running.env["NEWSFLOW_PUBLICATION_GROUP"], [ARTICLE_ENRICHED.name, ARTICLE_RETRACTED.name]
-    )
-    await commit_group_at_end(running.env["NEWSFLOW_WEBHOOK_GROUP"], [ARTICLE_PUBLISHED.name])
+    await running.groups_at_end()
     try:
         running.start("publication")
         yield running

@@ -18,7 +18,7 @@ from newsflow_enrichment.domain import build_enrichers
 from newsflow_enrichment.domain.pipeline import pipeline_version
 
 from tests.support.processes import BIN, Services
-from tests.support.stack import commit_group_at_end, end_offsets, produce, records_since, unique
+from tests.support.stack import end_offsets, produce, records_since, unique
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = [json.loads(line) for line in (ROOT / "samples/articles.jsonl").read_text().splitlines()]
@@ -32,7 +32,7 @@ PIPELINE = pipeline_version(build_enrichers())
 @pytest.fixture(scope="module")
 async def service() -> AsyncIterator[Services]:
     running = Services.isolated()
-    await commit_group_at_end(running.env["NEWSFLOW_ENRICHMENT_GROUP"], [ARTICLE_INGESTED.name])
+    await running.groups_at_end()
     try:
         running.start("enrichment")
         yield running

@@ -11,7 +11,6 @@ from newsflow_contracts.topics import (
     ARTICLE_ENRICHED,
     ARTICLE_INGESTED,
     ARTICLE_PUBLISHED,
-    ARTICLE_RETRACTED,
 )
 
 from tests.support.accounting import (
@@ -23,7 +22,7 @@ from tests.support.accounting import (
 )
 from tests.support.newsroom import Ledger, publish_run
 from tests.support.processes import Services
-from tests.support.stack import commit_group_at_end, end_offsets, unique
+from tests.support.stack import end_offsets, unique
 
 ARTICLES = 1000
 KILLS_EACH = 3
@@ -47,10 +46,7 @@ async def test_a_thousand_articles_survive_sigkill_of_enrichment_and_publication
     rng = random.Random(seed)
     print(f"\nchaos seed {seed} (set NEWSFLOW_CHAOS_SEED to replay the same schedule)")
     services = Services.isolated()
-    await commit_group_at_end(services.env["NEWSFLOW_ENRICHMENT_GROUP"], [ARTICLE_INGESTED.name])
-    await commit_group_at_end(
-        services.env["NEWSFLOW_PUBLICATION_GROUP"], [ARTICLE_ENRICHED.name, ARTICLE_RETRACTED.name]
-    )
+    await services.groups_at_end()
     dead_letters_before = await dead_letter_offsets([ARTICLE_INGESTED.dlq.name, ARTICLE_ENRICHED.dlq.name])
     published_before = await end_offsets(ARTICLE_PUBLISHED.name)
     ledger, kills = Ledger(), []

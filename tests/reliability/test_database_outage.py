@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 import pytest
 from newsflow_chassis.cloudevents import attributes_for, to_headers
 from newsflow_contracts.events import ArticleContent, ArticleIngested
-from newsflow_contracts.topics import ARTICLE_ENRICHED, ARTICLE_INGESTED, ARTICLE_PUBLISHED, ARTICLE_RETRACTED
+from newsflow_contracts.topics import ARTICLE_ENRICHED, ARTICLE_INGESTED, ARTICLE_PUBLISHED
 
 from tests.support.accounting import (
     dead_letter_offsets,
@@ -20,7 +20,7 @@ from tests.support.accounting import (
 )
 from tests.support.newsroom import Ledger, publish_run
 from tests.support.processes import LOGS, ROOT, Services
-from tests.support.stack import commit_group_at_end, end_offsets, produce, unique
+from tests.support.stack import end_offsets, produce, unique
 
 OUTAGE_S = 20
 pytestmark = pytest.mark.timeout(400)
@@ -62,10 +62,7 @@ async def ingested_backlog(run: str, count: int) -> set[tuple[str, int]]:
 
 async def test_a_twenty_second_database_outage_loses_nothing_and_dead_letters_nothing() -> None:
     services = Services.isolated()
-    await commit_group_at_end(services.env["NEWSFLOW_ENRICHMENT_GROUP"], [ARTICLE_INGESTED.name])
-    await commit_group_at_end(
-        services.env["NEWSFLOW_PUBLICATION_GROUP"], [ARTICLE_ENRICHED.name, ARTICLE_RETRACTED.name]
-    )
+    await services.groups_at_end()
     dead_letters_before = await dead_letter_offsets([ARTICLE_INGESTED.dlq.name, ARTICLE_ENRICHED.dlq.name])
     published_before = await end_offsets(ARTICLE_PUBLISHED.name)
     run, ledger = unique("outage"), Ledger()

@@ -8,11 +8,11 @@ from datetime import UTC, datetime
 import pytest
 from newsflow_chassis.cloudevents import attributes_for, to_headers
 from newsflow_contracts.events import ArticleContent, ArticleEnriched, ArticleIngested, Enrichment, Event
-from newsflow_contracts.topics import ARTICLE_ENRICHED, ARTICLE_INGESTED, ARTICLE_RETRACTED, Topic
+from newsflow_contracts.topics import ARTICLE_ENRICHED, ARTICLE_INGESTED, Topic
 
-from tests.support.accounting import dead_letter_offsets, wait_for_read_model
+from tests.support.accounting import by_source_position, dead_letter_offsets, wait_for_read_model
 from tests.support.processes import Services
-from tests.support.stack import commit_group_at_end, produce, records_since, unique
+from tests.support.stack import produce, records_since, unique
 
 NOW = datetime.now(UTC)
 
@@ -20,10 +20,7 @@ NOW = datetime.now(UTC)
 @pytest.fixture(scope="module")
 async def services() -> AsyncIterator[Services]:
     running = Services.isolated()
-    await commit_group_at_end(running.env["NEWSFLOW_ENRICHMENT_GROUP"], [ARTICLE_INGESTED.name])
-    await commit_group_at_end(
-        running.env["NEWSFLOW_PUBLICATION_GROUP"], [ARTICLE_ENRICHED.name, ARTICLE_RETRACTED.name]
-    )
+    await running.groups_at_end()
     try:
         running.start("enrichment")
         running.start("publication")
@@ -79,11 +76,15 @@ async def test_poison_records_are_dead_lettered_and_the_records_behind_them_proc
     stored = await wait_for_read_model(services.env["NEWSFLOW_PUBLICATION_DB"], {article_id: 1}, timeout_s=30)
     assert stored == {article_id: 1}
 
-    dead = [
-        r
-        for r in await records_since(dlq_start, until=lambda rs: len([r for r in rs if r.key == key]) >= 2)
-        if r.key == key
-    ]
+    dead = by_source_position(
+        [
+            r
+            for r in await records_since(
+                dlq_start, until=lambda rs: len([r for r in rs if r.key == key]) >= 2
+            )
+            if r.key == key
+        ]
+    )
     assert len(dead) == 2
     reasons = [{k: v.decode() for k, v in record.headers} for record in dead]
     malformed, invalid = reasons

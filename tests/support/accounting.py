@@ -76,3 +76,26 @@ async def dead_letter_offsets(topics: list[str]) -> dict[TopicPartition, int]:
 async def dead_letters_since(start: dict[TopicPartition, int], *, settle_s: float = 1.0) -> list[Any]:
     """Every record written to the given dead-letter partitions after `start`."""
     return await records_since(start, until=lambda _: False, timeout_s=settle_s)
+
+
+def by_source_position(dead_letters: list[Any]) -> list[Any]:
+    """One dead letter per source record, in source order: a test pipeline running beside
+    another one on the same broker may dead-letter the same record twice."""
+    distinct: dict[tuple[str, int, int], Any] = {}
+    for record in dead_letters:
+        headers = {k: v.decode() for k, v in record.headers}
+        position = (
+            headers["dlq_source_topic"],
+            int(headers["dlq_source_partition"]),
+            int(headers["dlq_source_offset"]),
+        )
+        distinct.setdefault(position, record)
+    return [distinct[p] for p in sorted(distinct)]
+
+
+def by_event_id(records: list[Any]) -> list[Any]:
+    """One record per `ce_id`, in topic order: redeliveries carry the same id."""
+    distinct: dict[str, Any] = {}
+    for record in records:
+        distinct.setdefault(dict(record.headers)["ce_id"].decode(), record)
+    return list(distinct.values())

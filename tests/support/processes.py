@@ -8,11 +8,25 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tests.support.stack import free_port, unique
+from newsflow_contracts.topics import (
+    ARTICLE_ENRICHED,
+    ARTICLE_INGESTED,
+    ARTICLE_PUBLISHED,
+    ARTICLE_RETRACTED,
+    ARTICLE_SUBMITTED,
+)
+
+from tests.support.stack import commit_group_at_end, free_port, unique
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = ROOT / ".venv" / "bin"
 LOGS = ROOT / ".run" / "logs" / "tests"
+GROUP_TOPICS = {
+    "NEWSFLOW_SUBMISSIONS_GROUP": [ARTICLE_SUBMITTED.name],
+    "NEWSFLOW_ENRICHMENT_GROUP": [ARTICLE_INGESTED.name],
+    "NEWSFLOW_PUBLICATION_GROUP": [ARTICLE_ENRICHED.name, ARTICLE_RETRACTED.name],
+    "NEWSFLOW_WEBHOOK_GROUP": [ARTICLE_PUBLISHED.name],
+}
 
 
 @dataclass
@@ -41,6 +55,13 @@ class Services:
             "NEWSFLOW_DEDUP_ENABLED": "false",
         }
         return cls(env=env, ports=ports)
+
+    async def groups_at_end(self) -> None:
+        """Start every consumer group of these services at the end of its topics, so that
+        they handle only what the test produces, not the history earlier runs left."""
+        for variable, topics in GROUP_TOPICS.items():
+            if variable in self.env:
+                await commit_group_at_end(self.env[variable], topics)
 
     def url(self, name: str) -> str:
         return f"http://127.0.0.1:{self.ports[name]}"

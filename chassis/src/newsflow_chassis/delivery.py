@@ -76,14 +76,22 @@ class DeliveryGuard:
         self._attempts.pop(position, None)
 
 
+def _records(msg: StreamMessage[Any]) -> tuple[Any, ...]:
+    """The message's records: one, or a batch subscriber's tuple."""
+    raw = msg.raw_message
+    return raw if isinstance(raw, tuple) else (raw,)
+
+
 def _position(msg: StreamMessage[Any]) -> tuple[str, int, int]:
-    record = msg.raw_message
+    record = _records(msg)[0]  # a batch is known by its first record
     return (record.topic, record.partition, record.offset)
 
 
 def dead_letter_headers(
-    record: Any, error: BaseException, *, failed_at: datetime | None = None
+    record: Any, error: BaseException, *, failed_at: datetime | None = None, group: str | None = None
 ) -> dict[str, str]:
+    """The record's own headers, and why and where it failed; `dlq_consumer_group` says which
+    consumer gave up on it, as several groups may read one topic."""
     headers = {
         k: (v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v))
         for k, v in (record.headers or ())
@@ -98,6 +106,8 @@ def dead_letter_headers(
             "dlq_failed_at": (failed_at or datetime.now(UTC)).isoformat(),
         }
     )
+    if group:
+        headers["dlq_consumer_group"] = group
     return headers
 
 
@@ -141,17 +151,19 @@ class _Guard(BaseMiddleware):
         return result
 
     async def _dead_letter(self, msg: StreamMessage[Any], error: BaseException) -> None:
-        record = msg.raw_message
         if self.guard.dead_letter is None:
             raise RuntimeError("DeliveryGuard.dead_letter is not wired") from error
-        headers = dead_letter_headers(record, error)
-        await self.guard.dead_letter(record.value or b"", record.key, headers, record.topic + DLQ_SUFFIX)
-        self.guard.forget(_position(msg))
-        log.error(
-            "dead-lettered %s[%d]@%d: %s: %s",
-            record.topic,
-            record.partition,
-            record.offset,
-            type(error).__name__,
-            error,
-        )
+        position = _position(msg)
+        group = getattr(getattr(msg, "consumer", None), "_group_id", None)
+        for record in _records(msg):
+            headers = dead_letter_headers(record, error, group=group)
+            await self.guard.dead_letter(record.value or b"", record.key, headers, record.topic + DLQ_SUFFIX)
+            log.error(
+                "dead-lettered %s[%d]@%d: %s: %s",
+                record.topic,
+                record.partition,
+                record.offset,
+                type(error).__name__,
+                error,
+            )
+        self.guard.forget(position)
