@@ -31,6 +31,7 @@ def main() -> None:
         port=settings.publication_port,
         workers=args.workers,
         log_level="info",
+        access_log=settings.access_log,
     )
 
 

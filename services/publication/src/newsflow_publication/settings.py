@@ -12,6 +12,9 @@ class Settings(KafkaSettings):
     redis_url: str = Field(default="redis://127.0.0.1:6379/0", description="Redis for counters and lists.")
     publication_group: str = Field(default="newsflow-publication", description="Consumer group id.")
     event_source: str = Field(default="/newsflow/publication", description="CloudEvents source.")
+    access_log: bool = Field(
+        default=True, description="Log every HTTP request; turn off when a proxy in front logs them."
+    )
     site_title: str = Field(default="newsflow", description="Title of the site in feeds.")
     site_url: str = Field(
         default="http://127.0.0.1:8002",
