@@ -25,6 +25,8 @@ def test_asyncapi_lists_each_services_topics_with_cloudevents_headers() -> None:
         ("receive", "article-events:subscribe:news.article.retracted.v1"),
         ("send", "news.article.published.v1:publish"),
         ("receive", "webhooks:subscribe"),
+        ("receive", "popular:subscribe"),
+        ("send", "news.pageview.recorded.v1:publish"),
     }
     message = publication["components"]["messages"]["news.article.published.v1:publish:Message"]
     assert message["headers"]["properties"]["ce_type"]["const"] == "news.article.published.v1"

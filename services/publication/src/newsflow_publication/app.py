@@ -18,9 +18,19 @@ from .adapters.articles import ArticleRepository, MongoArticleRepository
 from .adapters.deliveries import MongoDeliveryStore
 from .adapters.keys import MongoKeyStore
 from .adapters.listings import Listings, RedisListings
+from .adapters.popularity import RedisPopularity
 from .adapters.read_cache import CachedReads
 from .adapters.subscriptions import MongoSubscriptionStore
-from .entrypoints import consumer, feeds, http, webhook_consumer, webhook_worker, webhooks_http
+from .entrypoints import (
+    consumer,
+    feeds,
+    http,
+    popularity_consumer,
+    views,
+    webhook_consumer,
+    webhook_worker,
+    webhooks_http,
+)
 from .settings import Settings
 
 
@@ -42,6 +52,15 @@ def create_app(
     )
     repository = articles or MongoArticleRepository(mongo, settings.publication_db)
     consumer.register(broker, settings, repository, listings)
+    popularity = RedisPopularity(
+        redis,
+        prefix=settings.popular_prefix,
+        dedup_ttl_s=settings.popular_dedup_ttl_s,
+        cache_s=settings.popular_cache_s,
+    )
+    if settings.popular_enabled:
+        popularity_consumer.register(broker, settings, popularity, listings)
+    beacon = views.Beacon(broker, settings)
     subscriptions = MongoSubscriptionStore(mongo, settings.publication_db)
     deliveries = MongoDeliveryStore(mongo, settings.publication_db)
     worker = webhook_worker.build(settings, deliveries=deliveries, subscriptions=subscriptions)
@@ -85,4 +104,7 @@ def create_app(
     app.state.deliveries = deliveries
     app.state.webhook_worker = worker
     app.include_router(webhooks_http.router)
+    app.state.popularity = popularity
+    app.state.beacon = beacon
+    app.include_router(views.router)
     return app

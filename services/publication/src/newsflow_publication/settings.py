@@ -45,3 +45,26 @@ class Settings(KafkaSettings):
         default=4, ge=1, description="Attempts in flight to one subscription at once, at most."
     )
     webhook_tick_s: float = Field(default=1.0, gt=0, description="How often due deliveries are looked for.")
+    views_allowed_origins: str = Field(
+        default="*", description="Origins allowed to call POST /v1/views from a browser, comma separated."
+    )
+    views_visitor_secret: str = Field(
+        default="",
+        description=(
+            "Key of the visitor hash (same on every replica); empty: a random key per process, "
+            "so visitors are counted per process."
+        ),
+    )
+    popular_enabled: bool = Field(default=True, description="Count page views for Popular, in this process.")
+    popular_group: str = Field(
+        default="newsflow-publication-popular", description="Consumer group counting page views."
+    )
+    popular_prefix: str = Field(default="newsflow:pop", description="Prefix of Popular's Redis keys.")
+    popular_batch_max: int = Field(default=5000, ge=1, description="Most page views counted in one batch.")
+    popular_batch_timeout_ms: int = Field(
+        default=100, ge=1, description="Longest wait for a batch of page views to fill."
+    )
+    popular_dedup_ttl_s: int = Field(
+        default=3600, ge=1, description="How long a view id is remembered, so that a resent view counts once."
+    )
+    popular_cache_s: float = Field(default=2.0, gt=0, description="How long a computed Popular list is kept.")

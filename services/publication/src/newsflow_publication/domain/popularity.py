@@ -1,0 +1,117 @@
+"""Popular: which articles are read most, over 1 hour, 24 hours and 7 days. Pure.
+
+Views are counted in time buckets, one sorted set (article -> views) per list and bucket:
+5-minute buckets make the 1-hour window, hourly ones the 24-hour window and daily ones the
+7-day window. A window is read as the weighted sum of its buckets:
+
+- a bucket only partly inside the window counts for the part inside (views are taken as
+  spread evenly over the bucket), so the window slides instead of jumping;
+- recency decay: each bucket is weighted by 0.5 ** (age / half-life), with the age taken at
+  the bucket's middle and a half-life of a quarter of the window, so of two articles with
+  the same views the one read more recently ranks first.
+
+Unique visitors are HyperLogLogs per article and bucket; a visitor is a keyed hash (see
+`visitor_id`), never an address."""
+
+import hashlib
+import math
+from dataclasses import dataclass
+from datetime import date
+
+from .listings import ALL
+
+
+@dataclass(frozen=True)
+class Granularity:
+    name: str
+    seconds: int
+    keep_s: int  # how long a bucket is kept after its end
+
+
+@dataclass(frozen=True)
+class Window:
+    name: str
+    seconds: int
+    granularity: Granularity
+
+    @property
+    def half_life_s(self) -> float:
+        return self.seconds / 4
+
+
+MINUTES_5 = Granularity("m5", 300, 2 * 3600)
+HOURS = Granularity("h", 3600, 26 * 3600)
+DAYS = Granularity("d", 86400, 8 * 86400)
+GRANULARITIES = (MINUTES_5, HOURS, DAYS)
+
+WINDOWS = {
+    "1h": Window("1h", 3600, MINUTES_5),
+    "24h": Window("24h", 86400, HOURS),
+    "7d": Window("7d", 7 * 86400, DAYS),
+}
+
+
+def bucket_of(epoch_s: float, granularity: Granularity) -> int:
+    return int(epoch_s // granularity.seconds)
+
+
+def bucket_ttl_s(bucket: int, granularity: Granularity, now_s: float) -> int:
+    """Seconds the bucket is kept from now: until its end plus the granularity's keep time."""
+    end = (bucket + 1) * granularity.seconds
+    return max(1, int(end + granularity.keep_s - now_s))
+
+
+def window_buckets(window: Window, now_s: float) -> list[tuple[int, float]]:
+    """The buckets of the window ending now, newest first, each with its weight: the share
+    of the bucket inside the window times the recency decay."""
+    size = window.granularity.seconds
+    start = now_s - window.seconds
+    weights = []
+    for bucket in range(bucket_of(now_s, window.granularity), bucket_of(start, window.granularity) - 1, -1):
+        low, high = bucket * size, (bucket + 1) * size
+        inside = 1.0 if low >= start else max(0.0, (high - start) / size)
+        if inside <= 0:
+            continue
+        middle = (max(low, start) + min(high, now_s)) / 2
+        age = max(0.0, now_s - middle)
+        weights.append((bucket, inside * math.pow(0.5, age / window.half_life_s)))
+    return weights
+
+
+def counted_buckets(window: Window, now_s: float) -> list[int]:
+    """Every bucket touching the window, for plain (undecayed) view counts."""
+    return [b for b, _ in window_buckets(window, now_s)]
+
+
+def popular_lists(section: str | None, subjects: list[str]) -> list[str]:
+    """The lists a view counts in: site-wide, the article's section and each subject (as
+    the article lists name them)."""
+    lists = [ALL]
+    if section:
+        lists.append(f"section:{section}")
+    lists.extend(f"subject:{s}" for s in subjects)
+    return lists
+
+
+def visitor_id(
+    secret: bytes,
+    *,
+    given: str | None = None,
+    cookie: str | None = None,
+    address: str | None = None,
+    user_agent: str | None = None,
+    day: date,
+) -> str | None:
+    """A pseudonymous visitor id: a keyed BLAKE2b hash (32 hex characters) of the site's
+    visitor id, else of the first-party cookie, else of the address and user agent together
+    with the day (so it changes daily and cannot be followed across days). The inputs are
+    never stored or sent anywhere; without the key the hash cannot be turned back into them."""
+    if given:
+        material = f"visitor:{given}"
+    elif cookie:
+        material = f"cookie:{cookie}"
+    elif address:
+        material = f"address:{day.isoformat()}:{address}:{user_agent or ''}"
+    else:
+        return None
+    return hashlib.blake2b(material.encode(), key=secret[:64], digest_size=16).hexdigest()
