@@ -1,5 +1,6 @@
 """Run the three services as real processes, isolated by port, database and consumer group."""
 
+import ctypes
 import os
 import signal
 import socket
@@ -27,6 +28,13 @@ GROUP_TOPICS = {
     "NEWSFLOW_PUBLICATION_GROUP": [ARTICLE_ENRICHED.name, ARTICLE_RETRACTED.name],
     "NEWSFLOW_WEBHOOK_GROUP": [ARTICLE_PUBLISHED.name],
 }
+
+
+def _die_with_the_test_run() -> None:
+    """A service outlives a test run killed by a timeout unless the kernel ends it: left
+    running, it would consume the next run's records."""
+    PR_SET_PDEATHSIG = 1
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 @dataclass
@@ -75,6 +83,7 @@ class Services:
             stdout=log,
             stderr=log,
             start_new_session=True,
+            preexec_fn=_die_with_the_test_run,
         )
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
