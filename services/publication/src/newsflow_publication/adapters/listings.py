@@ -4,7 +4,10 @@
   the list (epoch milliseconds; a new version keeps its place), newest first on read;
 - `newsflow:pub:teaser:<article id>`: the article's teaser as JSON;
 - `newsflow:pub:in:<article id>`: set of the lists the article is in, so that a retraction
-  or a change of section takes it out of exactly those."""
+  or a change of section takes it out of exactly those.
+
+These are read-model generation g0's keys; a generation rebuilt by `newsflow-publication
+replay` has the same key spaces below its own prefix (see `adapters/generations.py`)."""
 
 import base64
 from datetime import datetime
@@ -16,6 +19,8 @@ from redis.asyncio import Redis
 from ..domain.listings import Teaser, decode_cursor, encode_cursor
 
 PREFIX = "newsflow:pub"
+KEY_SPACES = ("list", "teaser", "in")
+"""Every key below a prefix that RedisListings writes; dropping a generation deletes these."""
 
 
 class Listings(Protocol):
@@ -23,10 +28,6 @@ class Listings(Protocol):
     async def remove(self, article_id: str) -> None: ...
     async def page(self, lst: str, *, cursor: str | None, limit: int) -> tuple[list[Teaser], str | None]: ...
     async def teasers(self, article_ids: list[str]) -> list[Teaser]: ...
-
-
-def _list_key(lst: str) -> str:
-    return f"{PREFIX}:list:{lst}"
 
 
 def _text(value: bytes | str) -> str:
@@ -38,31 +39,35 @@ def _score(moment: datetime) -> float:
 
 
 class RedisListings:
-    def __init__(self, redis: Redis) -> None:
+    def __init__(self, redis: Redis, prefix: str = PREFIX) -> None:
         self.redis = redis
+        self.prefix = prefix
+
+    def _list_key(self, lst: str) -> str:
+        return f"{self.prefix}:list:{lst}"
 
     async def put(self, teaser: Teaser, lists: list[str]) -> None:
         """List the article (or move it to its new lists) and store its teaser. Idempotent."""
-        in_key = f"{PREFIX}:in:{teaser.article_id}"
+        in_key = f"{self.prefix}:in:{teaser.article_id}"
         before = {_text(m) for m in await self.redis.smembers(in_key)}
         score = _score(teaser.first_published_at or teaser.published_at)
         async with self.redis.pipeline(transaction=True) as pipe:
             for lst in before - set(lists):
-                pipe.zrem(_list_key(lst), teaser.article_id)
+                pipe.zrem(self._list_key(lst), teaser.article_id)
             for lst in lists:
-                pipe.zadd(_list_key(lst), {teaser.article_id: score}, nx=True)
+                pipe.zadd(self._list_key(lst), {teaser.article_id: score}, nx=True)
             pipe.delete(in_key)
             pipe.sadd(in_key, *lists)
-            pipe.set(f"{PREFIX}:teaser:{teaser.article_id}", teaser.model_dump_json())
+            pipe.set(f"{self.prefix}:teaser:{teaser.article_id}", teaser.model_dump_json())
             await pipe.execute()
 
     async def remove(self, article_id: str) -> None:
-        in_key = f"{PREFIX}:in:{article_id}"
+        in_key = f"{self.prefix}:in:{article_id}"
         lists = {_text(m) for m in await self.redis.smembers(in_key)}
         async with self.redis.pipeline(transaction=True) as pipe:
             for lst in lists:
-                pipe.zrem(_list_key(lst), article_id)
-            pipe.delete(in_key, f"{PREFIX}:teaser:{article_id}")
+                pipe.zrem(self._list_key(lst), article_id)
+            pipe.delete(in_key, f"{self.prefix}:teaser:{article_id}")
             await pipe.execute()
 
     async def page(self, lst: str, *, cursor: str | None, limit: int) -> tuple[list[Teaser], str | None]:
@@ -70,7 +75,7 @@ class RedisListings:
         A cursor names the last item shown, so articles arriving meanwhile shift nothing."""
         top, after = ("+inf", None) if cursor is None else (decode_cursor(cursor)[0], decode_cursor(cursor))
         rows = await self.redis.zrevrangebyscore(
-            _list_key(lst), top, "-inf", start=0, num=limit + 1 + (64 if after else 0), withscores=True
+            self._list_key(lst), top, "-inf", start=0, num=limit + 1 + (64 if after else 0), withscores=True
         )
         entries = [(_text(member), float(score)) for member, score in cast(list[tuple[bytes, float]], rows)]
         if after is not None:
@@ -83,7 +88,7 @@ class RedisListings:
     async def teasers(self, article_ids: list[str]) -> list[Teaser]:
         if not article_ids:
             return []
-        values = await self.redis.mget([f"{PREFIX}:teaser:{a}" for a in article_ids])
+        values = await self.redis.mget([f"{self.prefix}:teaser:{a}" for a in article_ids])
         teasers = []
         for value in values:
             if value is None:

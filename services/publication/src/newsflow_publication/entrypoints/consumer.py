@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 
 from aiokafka.coordinator.assignors.range import RangePartitionAssignor
 from faststream.kafka import KafkaBroker, KafkaMessage
+from faststream.kafka.subscriber.usecase import DefaultSubscriber
 from faststream.middlewares import AckPolicy
 from newsflow_chassis.cloudevents import derived_event_id, from_headers
 from newsflow_chassis.delivery import PoisonRecord
@@ -33,9 +34,34 @@ from ..settings import Settings
 ArticleEvent = ArticleEnriched | ArticleRetracted
 
 
+async def store_enriched(
+    articles: ArticleRepository, listings: Listings, event: ArticleEnriched, *, now: datetime
+) -> ArticlePublished | None:
+    """Store the version and list it; returns it when it went live (to be published), None
+    when it is a duplicate or stale. A replay runs this too, without publishing."""
+    if event.duplicate is not None:
+        await articles.record_duplicate(publish(event, now=now), event.duplicate)
+        return None
+    stored = await articles.save(publish(event, now=now))
+    if stored.version != event.version or not isinstance(stored, ArticlePublished):
+        return None  # a newer version or a retraction is there already: this one is stale
+    await listings.put(teaser_of(stored), lists_of(stored))
+    return stored
+
+
+async def store_retracted(articles: ArticleRepository, listings: Listings, event: ArticleRetracted) -> bool:
+    """Apply the retraction and take the article off every list; False when a newer version
+    is there (the newsroom published again after retracting)."""
+    stored = await articles.retract(event)
+    if stored.version != event.version:
+        return False
+    await listings.remove(event.article_id)
+    return True
+
+
 def register(
     broker: KafkaBroker, settings: Settings, articles: ArticleRepository, listings: Listings
-) -> None:
+) -> DefaultSubscriber:
     published_topic = EventPublisher(
         broker,
         ARTICLE_PUBLISHED,
@@ -49,22 +75,16 @@ def register(
     )
 
     async def on_enriched(event: ArticleEnriched, cause_id: str) -> None:
-        if event.duplicate is not None:
-            await articles.record_duplicate(publish(event, now=datetime.now(UTC)), event.duplicate)
+        stored = await store_enriched(articles, listings, event, now=datetime.now(UTC))
+        if stored is None:
             return
-        stored = await articles.save(publish(event, now=datetime.now(UTC)))
-        if stored.version != event.version or not isinstance(stored, ArticlePublished):
-            return  # a newer version or a retraction is there already: this one is stale
-        await listings.put(teaser_of(stored), lists_of(stored))
         await published_topic.publish(
             stored, key=stored.article_id, event_id=derived_event_id(ArticlePublished.event_type, cause_id)
         )
 
     async def on_retracted(event: ArticleRetracted, cause_id: str) -> None:
-        stored = await articles.retract(event)
-        if stored.version != event.version:
+        if not await store_retracted(articles, listings, event):
             return  # the newsroom published a newer version after retracting
-        await listings.remove(event.article_id)
         # live consumers learn why from the retracted event; compaction then forgets the key
         await published_topic.publish(
             event,
@@ -77,7 +97,7 @@ def register(
             event_type=event.event_type,
         )
 
-    @broker.subscriber(
+    subscriber = broker.subscriber(
         ARTICLE_ENRICHED.name,
         ARTICLE_RETRACTED.name,
         group_id=settings.publication_group,
@@ -87,6 +107,8 @@ def register(
         title="article-events:subscribe",
         description="Stores enriched versions and retractions, newest wins, and publishes the result.",
     )
+
+    @subscriber
     async def on_article_event(event: ArticleEvent, msg: KafkaMessage) -> None:
         cause = from_headers(msg.headers)
         if cause.type != event.event_type:
@@ -95,3 +117,5 @@ def register(
             await on_retracted(event, cause.id)
         else:
             await on_enriched(event, cause.id)
+
+    return subscriber
