@@ -1,6 +1,8 @@
 """`newsflow-publication serve` runs the consumer, the read API and the webhook deliveries;
 `newsflow-publication keys ...` manages API keys; `newsflow-publication webhooks ...` lists
-subscriptions and dead deliveries, and re-drives them."""
+subscriptions and dead deliveries, and re-drives them; `newsflow-publication replay` rebuilds
+the read model from the article topics and `newsflow-publication generations ...` manages
+the rebuilt generations."""
 
 import argparse
 import asyncio
@@ -8,7 +10,7 @@ import sys
 
 import uvicorn
 
-from .entrypoints import webhooks_cli
+from .entrypoints import replay, webhooks_cli
 from .settings import Settings
 
 
@@ -18,12 +20,15 @@ def main() -> None:
     serve = commands.add_parser("serve", help="run the consumers, the read API and the webhook worker")
     serve.add_argument("--workers", type=int, default=1)
     webhooks_cli.add_parsers(commands)
+    replay.add_parsers(commands)
     args = parser.parse_args()
     settings = Settings()
     if args.command == "keys":
         sys.exit(asyncio.run(webhooks_cli.keys(args, settings)))
     if args.command == "webhooks":
         sys.exit(asyncio.run(webhooks_cli.webhooks(args, settings)))
+    if args.command in ("replay", "generations"):
+        sys.exit(asyncio.run(replay.command(args, settings)))
     uvicorn.run(
         "newsflow_publication.app:create_app",
         factory=True,

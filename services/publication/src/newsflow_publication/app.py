@@ -14,16 +14,17 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from .adapters.articles import ArticleRepository, MongoArticleRepository
+from .adapters.articles import ArticleRepository
 from .adapters.deliveries import MongoDeliveryStore
 from .adapters.keys import MongoKeyStore
-from .adapters.listings import Listings, RedisListings
+from .adapters.listings import Listings
 from .adapters.popularity import RedisPopularity
 from .adapters.read_cache import CachedReads
 from .adapters.subscriptions import MongoSubscriptionStore
 from .entrypoints import (
     consumer,
     feeds,
+    generation_follower,
     http,
     popularity_consumer,
     views,
@@ -46,12 +47,15 @@ def create_app(
         transient=(ConnectionFailure, RedisConnectionError, RedisTimeoutError),
     )
     redis = Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=5)
-    listings = listings or RedisListings(redis)
     mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
         settings.mongo_url, serverSelectionTimeoutMS=5000, tz_aware=True
     )
-    repository = articles or MongoArticleRepository(mongo, settings.publication_db)
-    consumer.register(broker, settings, repository, listings)
+    # the read model lives in the current generation (g0 until a replay builds another)
+    current = generation_follower.CurrentGeneration(settings, mongo, redis)
+    follows = articles is None and listings is None
+    listings = listings or current.listings
+    repository = articles or current.articles
+    subscriber = consumer.register(broker, settings, repository, listings)
     popularity = RedisPopularity(
         redis,
         prefix=settings.popular_prefix,
@@ -71,11 +75,12 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        if isinstance(repository, MongoArticleRepository):
-            await repository.create_indexes()
+        if follows:
+            await current.start(subscriber)
         try:
             async with (
                 running_broker(broker, settings),
+                current.following(subscriber, enabled=follows),
                 webhook_worker.running(
                     worker, enabled=settings.webhooks_enabled, grace_s=settings.webhook_timeout_s
                 ),
