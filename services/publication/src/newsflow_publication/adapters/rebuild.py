@@ -1,27 +1,31 @@
 """Write-behind twins of the article repository and the lists, for a replay into a fresh
 generation: the consumer's own handling runs against them record by record, and they write
-what it decided in bulk at each `flush`.
+what it decided in bulk, one batch at a time, in the background while the next batch is
+being decided (`start_flush`, `drain`).
 
 The result is what MongoArticleRepository and RedisListings would have written for the same
 records in the same order (an integration test compares the two):
 
-- a version's record and a slug are inserted if absent, the first one wins, as one
-  unordered `insert_many` per flush (duplicate keys ignored);
+- a version's record and a slug are inserted if absent, the first one wins: unordered
+  `insert_many` calls (duplicate keys ignored);
 - the current state keeps the newest version: only the last state of each article in a
-  flush is written, inserted when the article is new to the generation, replaced by `_id`
+  batch is written, inserted when the article is new to the generation, replaced by `_id`
   otherwise. (One `replace_one` a call: FerretDB v1 holds a connection per statement of a
   multi-statement update until the command ends, and hangs at its pool's 100.)
-- a takedown erases the content of the versions on record at that moment: those still in
-  the buffer at once, those already written by the repository's own update;
-- the lists replay put and remove on each article's entry and write the net effect with one
-  pipeline: ZADD for a list the article entered (the score it entered with), ZREM for a list
-  it left, its `in` set and its teaser.
+- a takedown erases the content of the versions on record at that moment: those still
+  buffered at once; for those already written it waits for the batch in flight and runs
+  the repository's own update;
+- the lists replay put and remove on each article's entry and write the net effect in one
+  pipeline: one ZADD per list for the articles that entered it (with the score they entered
+  with), ZREM for a list an article left, its `in` set and its teaser.
 
-A flush can be repeated after a failure (every write is idempotent), and the buffers are
-emptied only once it succeeded. The replay is the generation's only writer, which is what
+A batch's writes are idempotent, so a failed one is simply written again (`retry`); batches
+are written one after the other. The replay is the generation's only writer, which is what
 lets these classes remember what they wrote instead of reading it back."""
 
-from collections.abc import Iterable
+import asyncio
+from collections import defaultdict
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,6 +40,15 @@ from .articles import RETRACTED, MongoArticleRepository, StoredArticle, _documen
 from .listings import RedisListings, _score, _text
 
 DUPLICATE_KEY = 11000
+INSERT_CHUNK = 250
+"""Documents per insert_many call; a few calls in flight at once keep FerretDB busier."""
+CONCURRENT_WRITES = 4
+
+Retry = Callable[[str, Callable[[], Awaitable[None]]], Awaitable[None]]
+
+
+async def _once(what: str, operation: Callable[[], Awaitable[None]]) -> None:
+    await operation()
 
 
 async def insert_new(collection: AsyncCollection[dict[str, Any]], documents: list[dict[str, Any]]) -> None:
@@ -52,6 +65,16 @@ async def insert_new(collection: AsyncCollection[dict[str, Any]], documents: lis
             raise
 
 
+async def _bounded(operations: list[Callable[[], Awaitable[None]]]) -> None:
+    limit = asyncio.Semaphore(CONCURRENT_WRITES)
+
+    async def run(operation: Callable[[], Awaitable[None]]) -> None:
+        async with limit:
+            await operation()
+
+    await asyncio.gather(*(run(op) for op in operations))
+
+
 def _erase(version: dict[str, Any]) -> None:
     """What the repository's takedown does to a version on record (unless it is a retraction)."""
     if RETRACTED not in version.get("state", {}):
@@ -59,16 +82,46 @@ def _erase(version: dict[str, Any]) -> None:
         version["taken_down"] = True
 
 
+@dataclass
+class _Batch:
+    current: dict[str, tuple[StoredArticle, dict[str, Any]]] = field(default_factory=dict)
+    """Article id -> its newest state and that state's document."""
+    versions: dict[str, dict[str, Any]] = field(default_factory=dict)
+    slugs: dict[str, str] = field(default_factory=dict)
+
+
+class _Background:
+    """One batch written at a time, in a task; `drain` waits for it (and raises its error)."""
+
+    def __init__(self, retry: Retry) -> None:
+        self.retry = retry
+        self.task: asyncio.Task[None] | None = None
+
+    def start(self, what: str, write: Callable[[], Awaitable[None]]) -> asyncio.Task[None]:
+        if self.task is not None and not self.task.done():
+            raise RuntimeError("drain the batch in flight before starting another")
+        self.task = asyncio.ensure_future(self.retry(what, write))
+        return self.task
+
+    async def drain(self) -> None:
+        """Raises the batch's error, again at every call: a batch is never skipped."""
+        if self.task is not None:
+            await self.task
+            self.task = None
+
+
 class RebuildArticles:
-    def __init__(self, client: AsyncMongoClient[dict[str, Any]], database: str) -> None:
+    def __init__(
+        self, client: AsyncMongoClient[dict[str, Any]], database: str, *, retry: Retry = _once
+    ) -> None:
         self.repository = MongoArticleRepository(client, database)
         self.stored_version: dict[str, int] = {}
         """Article id -> the version of its state written to MongoDB."""
         self.with_versions: set[str] = set()
         """Articles with version records written to MongoDB."""
-        self.current: dict[str, StoredArticle] = {}
-        self.versions: dict[str, dict[str, Any]] = {}
-        self.slugs: dict[str, str] = {}
+        self.batch = _Batch()
+        self.in_flight = _Batch()
+        self.writer = _Background(retry)
 
     async def create_indexes(self) -> None:
         await self.repository.create_indexes()
@@ -79,9 +132,11 @@ class RebuildArticles:
     async def retract(self, retraction: ArticleRetracted) -> StoredArticle:
         stored = await self._apply(retraction)
         if retraction.kind == "takedown":
-            for version in self.versions.values():
+            for version in self.batch.versions.values():
                 if version["article_id"] == retraction.article_id:
                     _erase(version)
+            if any(v["article_id"] == retraction.article_id for v in self.in_flight.versions.values()):
+                await self.drain()
             if retraction.article_id in self.with_versions:
                 await self.repository.versions.update_many(
                     {"article_id": retraction.article_id, f"state.{RETRACTED}": {"$exists": False}},
@@ -90,7 +145,7 @@ class RebuildArticles:
         return stored
 
     async def record_duplicate(self, article: ArticlePublished, duplicate: Duplicate) -> None:
-        self.versions.setdefault(
+        self.batch.versions.setdefault(
             f"{article.article_id}:{article.version}",
             {
                 "_id": f"{article.article_id}:{article.version}",
@@ -101,80 +156,116 @@ class RebuildArticles:
             },
         )
 
+    def _pending(self, article_id: str) -> StoredArticle | None:
+        found = self.batch.current.get(article_id) or self.in_flight.current.get(article_id)
+        return found[0] if found else None
+
     async def _apply(self, state: StoredArticle) -> StoredArticle:
-        article_id = state.article_id
-        self.versions.setdefault(
+        article_id, document = state.article_id, _document(state)
+        self.batch.versions.setdefault(
             f"{article_id}:{state.version}",
             {
                 "_id": f"{article_id}:{state.version}",
                 "article_id": article_id,
                 "version": state.version,
-                "state": _document(state),
+                "state": document,
             },
         )
-        self.slugs.setdefault(state.slug, article_id)
-        pending = self.current.get(article_id)
+        self.batch.slugs.setdefault(state.slug, article_id)
+        pending = self._pending(article_id)
         stored = pending.version if pending is not None else self.stored_version.get(article_id)
         if stored is not None and stored >= state.version:
             current = pending or await self.repository.get(article_id)
             if current is None:
                 raise RuntimeError(f"article {article_id} vanished while being rebuilt")
             return current  # a redelivery or a stale version: no write
-        self.current[article_id] = state
+        self.batch.current[article_id] = (state, document)
         return state
 
     async def get(self, article_id: str) -> StoredArticle | None:
-        return self.current.get(article_id) or await self.repository.get(article_id)
+        return self._pending(article_id) or await self.repository.get(article_id)
 
     async def get_by_slug(self, slug: str) -> StoredArticle | None:
-        if slug in self.slugs:
-            return await self.get(self.slugs[slug])
+        article_id = self.batch.slugs.get(slug) or self.in_flight.slugs.get(slug)
+        if article_id is not None:
+            return await self.get(article_id)
         return await self.repository.get_by_slug(slug)
 
-    async def flush(self) -> None:
-        await insert_new(self.repository.versions, list(self.versions.values()))
-        await insert_new(self.repository.slugs, [{"_id": s, "article_id": a} for s, a in self.slugs.items()])
-        new = {a: s for a, s in self.current.items() if a not in self.stored_version}
-        await insert_new(self.repository.articles, [{"_id": a, **_document(s)} for a, s in new.items()])
-        for article_id, state in self.current.items():
-            if article_id not in new:
-                await self.repository.articles.replace_one({"_id": article_id}, _document(state), upsert=True)
-        self.with_versions.update(v["article_id"] for v in self.versions.values())
-        self.stored_version.update((a, s.version) for a, s in self.current.items())
-        self.versions, self.slugs, self.current = {}, {}, {}
+    def start_flush(self) -> asyncio.Task[None]:
+        """Write what is buffered, in the background; the next batch buffers meanwhile."""
+        batch, self.batch = self.batch, _Batch()
+        self.in_flight = batch
+        return self.writer.start("writing articles", lambda: self._write(batch))
 
-    @property
-    def pending(self) -> int:
-        return len(self.versions)
+    async def drain(self) -> None:
+        await self.writer.drain()
+
+    async def flush(self) -> None:
+        await self.drain()
+        await self.start_flush()
+
+    async def _write(self, batch: _Batch) -> None:
+        new = [{"_id": a, **doc} for a, (_, doc) in batch.current.items() if a not in self.stored_version]
+        versions = list(batch.versions.values())
+        slugs = [{"_id": s, "article_id": a} for s, a in batch.slugs.items()]
+        operations: list[Callable[[], Awaitable[None]]] = []
+        for collection, documents in (
+            (self.repository.versions, versions),
+            (self.repository.slugs, slugs),
+            (self.repository.articles, new),
+        ):
+            for start in range(0, len(documents), INSERT_CHUNK):
+                chunk = documents[start : start + INSERT_CHUNK]
+                operations.append(lambda c=collection, d=chunk: insert_new(c, d))  # type: ignore[misc]
+        for article_id, (_, document) in batch.current.items():
+            if article_id in self.stored_version:
+                operations.append(
+                    lambda a=article_id, d=document: self._replace(a, d)  # type: ignore[misc]
+                )
+        await _bounded(operations)
+        self.with_versions.update(v["article_id"] for v in versions)
+        self.stored_version.update((a, s.version) for a, (s, _) in batch.current.items())
+        if self.in_flight is batch:
+            self.in_flight = _Batch()
+
+    async def _replace(self, article_id: str, document: dict[str, Any]) -> None:
+        await self.repository.articles.replace_one({"_id": article_id}, document, upsert=True)
 
 
 @dataclass
 class _Entry:
     before: set[str]
-    """The lists the article was in when the flush began (its `in` set in Redis)."""
+    """The lists the article is in in Redis before this batch (its `in` set)."""
     lists: dict[str, float | None] = field(default_factory=dict)
     """The lists it is in now -> the score it entered with, None when that is `before`'s."""
     teaser: str | None = None
 
 
 class RebuildListings:
-    def __init__(self, redis: Redis, prefix: str) -> None:
+    def __init__(self, redis: Redis, prefix: str, *, retry: Retry = _once) -> None:
         self.listings = RedisListings(redis, prefix)
         self.redis = redis
         self.listed: set[str] = set()
-        """Articles with an `in` set in Redis."""
+        """Articles with an `in` set written to Redis."""
         self.entries: dict[str, _Entry] = {}
+        self.in_flight: dict[str, _Entry] = {}
+        self.writer = _Background(retry)
 
-    def _in_key(self, article_id: str) -> str:
-        return f"{self.listings.prefix}:in:{article_id}"
+    def _key(self, space: str, name: str) -> str:
+        return f"{self.listings.prefix}:{space}:{name}"
 
     async def _entry(self, article_id: str) -> _Entry:
         entry = self.entries.get(article_id)
-        if entry is None:
-            before: set[str] = set()
-            if article_id in self.listed:
-                before = {_text(m) for m in await self.redis.smembers(self._in_key(article_id))}
-            entry = self.entries[article_id] = _Entry(before, dict.fromkeys(before))
+        if entry is not None:
+            return entry
+        flying = self.in_flight.get(article_id)
+        if flying is not None:  # Redis will hold that entry's lists
+            before = set(flying.lists)
+        elif article_id in self.listed:
+            before = {_text(m) for m in await self.redis.smembers(self._key("in", article_id))}
+        else:
+            before = set()
+        entry = self.entries[article_id] = _Entry(before, dict.fromkeys(before))
         return entry
 
     async def put(self, teaser: Teaser, lists: list[str]) -> None:
@@ -197,32 +288,48 @@ class RebuildListings:
     async def teasers(self, article_ids: list[str]) -> list[Teaser]:
         return await self.listings.teasers(article_ids)
 
-    async def flush(self, chunk: int = 2000) -> None:
-        items = list(self.entries.items())
+    def start_flush(self) -> asyncio.Task[None]:
+        entries, self.entries = self.entries, {}
+        self.in_flight = entries
+        return self.writer.start("writing lists", lambda: self._write(entries))
+
+    async def drain(self) -> None:
+        await self.writer.drain()
+
+    async def flush(self) -> None:
+        await self.drain()
+        await self.start_flush()
+
+    async def _write(self, entries: dict[str, _Entry], chunk: int = 2000) -> None:
+        items = list(entries.items())
         for start in range(0, len(items), chunk):
-            await self._write(items[start : start + chunk])
+            await self._write_chunk(items[start : start + chunk])
         for article_id, entry in items:
             if entry.lists:
                 self.listed.add(article_id)
             else:
                 self.listed.discard(article_id)
-        self.entries = {}
+        if self.in_flight is entries:
+            self.in_flight = {}
 
-    async def _write(self, items: Iterable[tuple[str, _Entry]]) -> None:
-        prefix = self.listings.prefix
+    async def _write_chunk(self, items: list[tuple[str, _Entry]]) -> None:
+        entering: dict[str, dict[str, float]] = defaultdict(dict)
         async with self.redis.pipeline(transaction=False) as pipe:
             for article_id, entry in items:
                 for lst in entry.before - entry.lists.keys():
-                    pipe.zrem(f"{prefix}:list:{lst}", article_id)
+                    pipe.zrem(self._key("list", lst), article_id)
                 for lst, score in entry.lists.items():
                     if score is not None:
-                        pipe.zadd(f"{prefix}:list:{lst}", {article_id: score})
-                in_key = self._in_key(article_id)
-                pipe.delete(in_key)
+                        entering[lst][article_id] = score
+                in_key = self._key("in", article_id)
+                if entry.before or article_id in self.listed:
+                    pipe.delete(in_key)  # a key this generation never wrote is not there
                 if entry.lists:
                     pipe.sadd(in_key, *entry.lists)
-                if entry.teaser is None:
-                    pipe.delete(f"{prefix}:teaser:{article_id}")
-                else:
-                    pipe.set(f"{prefix}:teaser:{article_id}", entry.teaser)
+                if entry.teaser is not None:
+                    pipe.set(self._key("teaser", article_id), entry.teaser)
+                elif article_id in self.listed or entry.before:
+                    pipe.delete(self._key("teaser", article_id))
+            for lst, members in entering.items():
+                pipe.zadd(self._key("list", lst), members)
             await pipe.execute()

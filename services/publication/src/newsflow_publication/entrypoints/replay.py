@@ -37,9 +37,8 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 from newsflow_chassis.cloudevents import from_headers
 from newsflow_chassis.delivery import POISON, PoisonRecord
-from newsflow_contracts.events import ArticleRetracted
+from newsflow_contracts.events import ArticleEnriched, ArticleRetracted
 from newsflow_contracts.topics import ARTICLE_ENRICHED, ARTICLE_RETRACTED
-from pydantic import TypeAdapter
 from pymongo import AsyncMongoClient
 from pymongo.errors import ConnectionFailure
 from redis.asyncio import Redis
@@ -54,7 +53,10 @@ from .consumer import ArticleEvent, store_enriched, store_retracted
 log = logging.getLogger("newsflow.publication.replay")
 
 TRANSIENT = (ConnectionFailure, RedisConnectionError, RedisTimeoutError, KafkaError, OSError, TimeoutError)
-EVENTS: TypeAdapter[ArticleEvent] = TypeAdapter(ArticleEvent)
+MODELS: dict[str, type[ArticleEnriched] | type[ArticleRetracted]] = {
+    ArticleEnriched.event_type: ArticleEnriched,
+    ArticleRetracted.event_type: ArticleRetracted,
+}
 T = TypeVar("T")
 
 
@@ -161,10 +163,10 @@ def _decode(record: ConsumerRecord[bytes, bytes]) -> ArticleEvent | None:
         if record.value is None:
             raise PoisonRecord("no value")
         cause = from_headers(dict(record.headers))
-        event = EVENTS.validate_json(record.value)
-        if cause.type != event.event_type:
-            raise PoisonRecord(f"ce_type {cause.type!r} does not match the payload ({event.event_type})")
-        return event
+        model = MODELS.get(cause.type)
+        if model is None:
+            raise PoisonRecord(f"ce_type {cause.type!r} is not an article event")
+        return model.model_validate_json(record.value)  # the payload must be what ce_type says
     except POISON as error:
         log.warning(
             "skipping %s[%d]@%d: %s: %s",
@@ -211,6 +213,13 @@ async def _partitions(bootstrap: str, topics: list[str]) -> list[TopicPartition]
     return [TopicPartition(t, p) for t in topics for p in range(counts[t])]
 
 
+async def _leftovers(mongo: AsyncMongoClient[dict[str, Any]], redis: Redis, target: Generation) -> bool:
+    """A claimed number is new, so its database and keys are too, unless the generation
+    records were lost: then its database has collections or its `all` list exists."""
+    collections = await mongo[target.database].list_collection_names()
+    return bool(collections) or bool(await redis.exists(f"{target.redis_prefix}:list:all"))
+
+
 async def replay(
     settings: Settings,
     *,
@@ -233,7 +242,8 @@ async def replay(
         target = await _retrying(
             "claiming a generation", lambda: store.claim(started_at=started_at, topics=topics)
         )
-        await _retrying("clearing the new generation", lambda: clear(mongo, redis, target))
+        if await _retrying("looking for leftovers", lambda: _leftovers(mongo, redis, target)):
+            await _retrying("clearing the new generation", lambda: clear(mongo, redis, target))
         result = ReplayResult(target)
         began = time.monotonic()
         await _rebuild(settings, mongo, redis, target, partitions, batch, progress, result)
@@ -272,8 +282,8 @@ async def _rebuild(
     progress: TextIO | None,
     result: ReplayResult,
 ) -> None:
-    articles = RebuildArticles(mongo, target.database)
-    listings = RebuildListings(redis, target.redis_prefix)
+    articles = RebuildArticles(mongo, target.database, retry=_retrying)
+    listings = RebuildListings(redis, target.redis_prefix, retry=_retrying)
     await _retrying("creating indexes", articles.create_indexes)
     consumer = AIOKafkaConsumer(
         bootstrap_servers=settings.kafka_bootstrap,
@@ -306,6 +316,7 @@ async def _rebuild(
             tp: deque() for tp in partitions
         }
         done = dict(begin)  # per partition, the offset after the last record applied
+        written: dict[TopicPartition, int] = {}  # the same, for the batch being written
         pairs: dict[int, list[TopicPartition]] = defaultdict(list)
         for tp in partitions:
             pairs[tp.partition].append(tp)
@@ -331,16 +342,21 @@ async def _rebuild(
             for tp in partitions:
                 if not pending[tp]:
                     done[tp] = max(done[tp], position[tp])  # past any gap in the offsets
-            if applied:
+            if applied:  # the batch before is written: commit it, then write this one meanwhile
                 result.records += applied
-                await _retrying("writing", lambda: asyncio.gather(articles.flush(), listings.flush()))
-            commit = dict(done)
-            await _retrying("committing offsets", lambda: consumer.commit(commit))  # noqa: B023
+                await asyncio.gather(articles.drain(), listings.drain())
+                if written:
+                    await _retrying("committing offsets", functools.partial(consumer.commit, written))
+                articles.start_flush()
+                listings.start_flush()
+                written = dict(done)
             if bar is not None:
                 bar.show(
                     sum(done[tp] - begin[tp] for tp in partitions),
                     sum(end[tp] - begin[tp] for tp in partitions),
                 )
+        await asyncio.gather(articles.drain(), listings.drain())
+        await _retrying("committing offsets", functools.partial(consumer.commit, dict(done)))
         if bar is not None:
             total = sum(end[tp] - begin[tp] for tp in partitions)
             bar.show(total, total, final=True)
