@@ -65,14 +65,15 @@ class CurrentGeneration:
         log.info("read model generation %s (database %s)", self.generation.name, self.generation.database)
 
     async def switch(self, subscriber: DefaultSubscriber, target: Generation) -> None:
-        log.info("switching the read model from %s to %s", self.generation.name, target.name)
+        # warnings, so that the switch shows in the service's log at the default level
+        log.warning("switching the read model from %s to %s", self.generation.name, target.name)
         self.consuming = False
         await subscriber.stop()
         await self._use(target)
         subscriber.group_id = target.group
         await subscriber.start()
         self.consuming = True
-        log.info("read model generation %s (database %s)", target.name, target.database)
+        log.warning("read model generation %s (database %s) in use", target.name, target.database)
 
     async def _follow(self, subscriber: DefaultSubscriber, poll_s: float) -> None:
         while True:
