@@ -17,6 +17,8 @@ from typing import Any, Generic, TypeVar
 
 from pymongo import AsyncMongoClient
 
+from .problems import Problem
+
 KEY_PREFIX = "nfk_"
 CACHE_SECONDS = 5.0
 K = TypeVar("K")
@@ -102,3 +104,15 @@ class MongoApiKeys(Generic[K]):
         await self.keys.update_one({"_id": key_id}, {"$set": {"revoked_at": datetime.now(UTC)}})
         self._cache.clear()
         return True
+
+
+async def authenticated(keys: Any, credentials: Any, *, realm: str) -> Any:
+    """The holder of the bearer key of an HTTP request (`keys` is the service's key store,
+    `credentials` FastAPI's HTTPBearer result), or a 401 problem naming the realm."""
+    challenge = {"WWW-Authenticate": f'Bearer realm="{realm}"'}
+    if credentials is None:
+        raise Problem(401, "unauthorized", "An API key is required", headers=challenge)
+    found = await keys.authenticate(credentials.credentials)
+    if found is None:
+        raise Problem(401, "unauthorized", "The API key is not valid", headers=challenge)
+    return found

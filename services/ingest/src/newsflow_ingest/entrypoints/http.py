@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Header, Path, Request
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from newsflow_chassis.api_keys import authenticated
 from newsflow_chassis.problems import Problem
 from newsflow_contracts.events import ArticleSubmitted, RetractionKind
 from pydantic import BaseModel, ConfigDict, Field
@@ -70,13 +71,8 @@ async def publisher(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Publisher:
-    challenge = {"WWW-Authenticate": 'Bearer realm="newsflow-ingest"'}
-    if credentials is None:
-        raise Problem(401, "unauthorized", "An API key is required", headers=challenge)
     keys: KeyStore = request.app.state.keys
-    found = await keys.authenticate(credentials.credentials)
-    if found is None:
-        raise Problem(401, "unauthorized", "The API key is not valid", headers=challenge)
+    found: Publisher = await authenticated(keys, credentials, realm="newsflow-ingest")
     return found
 
 

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from newsflow_chassis.api_keys import authenticated
 from newsflow_chassis.problems import Problem
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -88,13 +89,8 @@ async def subscriber(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Caller:
-    challenge = {"WWW-Authenticate": 'Bearer realm="newsflow-publication"'}
-    if credentials is None:
-        raise Problem(401, "unauthorized", "An API key is required", headers=challenge)
     keys: KeyStore = request.app.state.keys
-    found = await keys.authenticate(credentials.credentials)
-    if found is None:
-        raise Problem(401, "unauthorized", "The API key is not valid", headers=challenge)
+    found: Caller = await authenticated(keys, credentials, realm="newsflow-publication")
     if "webhooks" not in found.scopes:
         raise Problem(403, "forbidden", "The API key lacks the 'webhooks' scope")
     return found
