@@ -21,8 +21,10 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
+from aiokafka.errors import KafkaError
 from faststream.kafka.subscriber.usecase import DefaultSubscriber
 from pymongo import AsyncMongoClient
+from pymongo.errors import PyMongoError
 from redis.asyncio import Redis
 
 from ..adapters.articles import MongoArticleRepository
@@ -84,7 +86,9 @@ class CurrentGeneration:
                     await self.switch(subscriber, target)
             except asyncio.CancelledError:
                 raise
-            except Exception:  # MongoDB or Kafka away: the next tick tries again
+            except (PyMongoError, KafkaError, OSError) as error:  # away: the next tick tries again
+                log.warning("cannot follow the read model generation, retrying: %r", error)
+            except Exception:
                 log.exception("could not follow the read model generation; retrying")
 
     @contextlib.asynccontextmanager
