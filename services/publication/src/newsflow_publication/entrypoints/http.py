@@ -48,7 +48,7 @@ def _article_response(request: Request, article: ArticlePublished) -> Response:
     return conditional(
         request,
         article,
-        etag=etag_of(article.article_id, article.version),
+        etag=etag_of(article.article_id, article.version, article.published_at.isoformat()),
         last_modified=article.published_at,
         cache_control=ARTICLE_CACHE,
     )
@@ -155,7 +155,7 @@ async def get_page(article_id: str, request: Request) -> Response:
     return conditional(
         request,
         page,
-        etag=etag_of("page", article.article_id, article.version, *lists),
+        etag=etag_of("page", article.article_id, article.version, article.published_at.isoformat(), *lists),
         last_modified=article.published_at,
         cache_control=LIST_CACHE,
     )
