@@ -12,12 +12,15 @@ and then:
 1. builds the live read model the way the consumer does, one record at a time with the
    repository and lists the service uses (without publishing), and times it;
 2. replays the topics `--runs` times, each into a new generation (the replay itself,
-   in-process: from the consumer's start to the last write), and times it;
+   in-process: from the consumer's start to the last write), and times it, with the CPU
+   time an article took in the replay and in FerretDB, and what other processes on the
+   machine took meanwhile (the cores are shared);
 3. compares every article of the last replay with the live read model, field by field:
    the current state, every version, the slug, the teaser, the `in` set and the list
    memberships; rebuild timestamps (`published_at`, `first_published_at`) aside;
 4. measures raw rates with documents of the same size: MongoDB `insert_many` (unordered,
-   1,000 a call), `find_one` by `_id` one after another, and Redis pipelined ZADD.
+   1,000 a call, and 250 a call 4 at once with FerretDB's CPU time a document), `find_one`
+   by `_id` one after another, and Redis pipelined ZADD.
 
 Everything it creates (databases, keys, topics) is deleted at the end."""
 
@@ -29,6 +32,7 @@ import statistics
 import sys
 import time
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -53,6 +57,8 @@ ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT.parent / "shared" / "corpus" / "bbc-news.jsonl"
 REBUILD_TIMES = {"published_at", "first_published_at"}
 FERRETDB_PID = ROOT / ".run" / "ferretdb.pid"
+KAFKA_PID = ROOT / ".run" / "kafka.pid"
+REDIS_PID = ROOT / ".run" / "redis.pid"
 NOW = datetime(2026, 11, 28, 8, 0, tzinfo=UTC)
 
 
@@ -180,8 +186,9 @@ async def raw_rates(
     mongo: AsyncMongoClient[dict[str, Any]], redis: Redis, database: str, articles: list[ArticleEnriched]
 ) -> dict[str, float]:
     """MongoDB and Redis on their own: the read model's own article documents inserted the way
-    the replay writes them (unordered insert_many of 250, 4 at once), and one after another
-    in calls of 1,000; find_one by `_id` one after another; pipelined ZADD."""
+    the replay writes them (unordered insert_many of 250, 4 at once, with FerretDB's CPU time
+    a document), and one after another in calls of 1,000; find_one by `_id` one after
+    another; pipelined ZADD."""
     now = datetime.now(UTC)
     docs = [{"_id": f"raw-{n}", **_document(publish(e, now=now))} for n, e in enumerate(articles)]
     rates: dict[str, float] = {}
@@ -196,9 +203,12 @@ async def raw_rates(
         async with limit:
             await mongo[database]["raw4"].insert_many(part, ordered=False)
 
-    began = time.perf_counter()
+    began, ferretdb_began = time.perf_counter(), cpu_seconds(FERRETDB_PID)
     await asyncio.gather(*(chunk(docs[s : s + 250]) for s in range(0, len(docs), 250)))
     rates["insert_many_4"] = len(docs) / (time.perf_counter() - began)
+    ferretdb_spent = cpu_seconds(FERRETDB_PID)
+    if ferretdb_began is not None and ferretdb_spent is not None:
+        rates["insert_cpu_ms"] = (ferretdb_spent - ferretdb_began) / len(docs) * 1e3
     sample = [d["_id"] for d in docs[:500]]
     began = time.perf_counter()
     for key in sample:
@@ -224,6 +234,52 @@ def cpu_seconds(pid_file: Path) -> float | None:
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
     except (OSError, ValueError, IndexError):
         return None
+
+
+def machine_busy_seconds() -> float | None:
+    """CPU time all cores have spent busy so far (Linux /proc/stat: all but idle and iowait)."""
+    try:
+        ticks = [int(t) for t in Path("/proc/stat").read_text().splitlines()[0].split()[1:9]]
+    except (OSError, ValueError):
+        return None
+    return (sum(ticks) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")
+
+
+@dataclass
+class CpuUse:
+    """CPU seconds used while the replays ran: by the replay (this process), by FerretDB,
+    by Kafka and Redis, and by everything else on the machine (other people's work)."""
+
+    replay: float
+    ferretdb: float | None
+    kafka_redis: float | None
+    machine: float | None
+
+    @classmethod
+    def now(cls) -> "CpuUse":
+        kafka, redis = cpu_seconds(KAFKA_PID), cpu_seconds(REDIS_PID)
+        return cls(
+            time.process_time(),
+            cpu_seconds(FERRETDB_PID),
+            None if kafka is None or redis is None else kafka + redis,
+            machine_busy_seconds(),
+        )
+
+    def since(self, before: "CpuUse") -> "CpuUse":
+        def spent(after: float | None, start: float | None) -> float | None:
+            return None if after is None or start is None else after - start
+
+        return CpuUse(
+            self.replay - before.replay,
+            spent(self.ferretdb, before.ferretdb),
+            spent(self.kafka_redis, before.kafka_redis),
+            spent(self.machine, before.machine),
+        )
+
+    def others(self) -> float | None:
+        if self.machine is None or self.ferretdb is None or self.kafka_redis is None:
+            return None
+        return max(0.0, self.machine - self.replay - self.ferretdb - self.kafka_redis)
 
 
 async def main() -> int:
@@ -262,19 +318,19 @@ async def main() -> int:
 
         live_s = await live_path(mongo, redis, *live, articles)
         rows = []
-        ferret_before, replay_seconds = cpu_seconds(FERRETDB_PID), 0.0
+        cpu_before, replays_began, replayed = CpuUse.now(), time.perf_counter(), 0
         for number in range(args.runs):
             result = await replay(
                 settings, topics=[t.name for t in topics], switch=False, batch=args.batch, progress=sys.stderr
             )
             built.append(result.generation.number)
             rows.append(result.per_second)
-            replay_seconds += result.seconds
+            replayed += result.records
             print(
                 f"run {number + 1}: {result.records:,} records ({result.articles:,} articles) in "
                 f"{result.seconds:.2f} s: {result.per_second:,.0f} articles/s"
             )
-        ferret_after = cpu_seconds(FERRETDB_PID)
+        cpu, replays_took = CpuUse.now().since(cpu_before), time.perf_counter() - replays_began
         last = generation(settings, built[-1])
         differences = await compare(mongo, redis, live, (last.database, last.redis_prefix), articles)
         raw = await raw_rates(mongo, redis, f"{run}_raw", articles)
@@ -310,15 +366,41 @@ async def main() -> int:
         f"article documents an article (its version and its state): at most "
         f"{raw['insert_many_4'] / 2:,.0f} articles/s at that insert rate"
     )
-    if ferret_before is not None and ferret_after is not None and replay_seconds:
-        busy = (ferret_after - ferret_before) / replay_seconds
-        print(f"FerretDB was on the CPU {busy:.0%} of the replays' time (one core = 100%)")
+    if "insert_cpu_ms" in raw:
+        cores = os.cpu_count() or 1
+        print(
+            f"FerretDB CPU an inserted article document: {raw['insert_cpu_ms']:.2f} ms, so 2 a replayed "
+            f"article need {2 * raw['insert_cpu_ms']:.2f} ms: at most "
+            f"{cores / (2 * raw['insert_cpu_ms'] / 1e3):,.0f} articles/s on {cores} cores doing nothing else"
+        )
+    print_cpu(cpu, replays_took, replayed)
     checked = f"{len(articles):,} articles x (state, version, slug, teaser, in set, lists)"
     if differences:
         print(f"field by field: {len(differences)} differences, e.g. {differences[:5]} ({checked})")
         return 1
     print(f"field by field: identical, rebuild timestamps aside ({checked})")
     return 0
+
+
+def print_cpu(cpu: CpuUse, seconds: float, records: int) -> None:
+    """Where the replays' CPU went, per article, and the rate that allows on this machine."""
+    cores = os.cpu_count() or 1
+    per_article = f"replay process {cpu.replay / records * 1e3:.2f} ms"
+    total = cpu.replay
+    if cpu.ferretdb is not None:
+        per_article += f", FerretDB {cpu.ferretdb / records * 1e3:.2f} ms"
+        total += cpu.ferretdb
+    print(
+        f"CPU an article: {per_article} (replays' wall time {seconds / records * 1e3:.2f} ms an article; "
+        f"FerretDB busy {(cpu.ferretdb or 0) / seconds:.0%} of it, one core = 100%); with {cores} "
+        f"cores to themselves they allow at most {cores / total * records:,.0f} articles/s"
+    )
+    others = cpu.others()
+    if others is not None:
+        print(
+            f"other processes on the machine used {others / seconds:.0%} of a core meanwhile "
+            f"(Kafka and Redis {(cpu.kafka_redis or 0) / seconds:.0%})"
+        )
 
 
 if __name__ == "__main__":

@@ -192,9 +192,18 @@ start_kafka() {
     -cp "$KAFKA_LIBS/*" kafka.Kafka "$RUN/kafka/server.properties"
 }
 
+# FerretDB spends about a third of its CPU in Go's garbage collector at the default GOGC=100
+# while inserting article-sized documents (a replay is bound by it). GOGC=800 lets the heap
+# grow to 9x what is live before collecting, and GOMEMLIMIT caps it (the collector works
+# harder near the cap instead): about 30% less CPU per inserted document for up to ~1 GiB of
+# memory. Only memory is traded: what is written and when it is synced is unchanged.
+FERRETDB_GOGC=${NEWSFLOW_FERRETDB_GOGC:-800}
+FERRETDB_GOMEMLIMIT=${NEWSFLOW_FERRETDB_GOMEMLIMIT:-1GiB}
+
 start_ferretdb() {
   mkdir -p "$RUN/ferretdb/data"
-  spawn ferretdb "$FERRETDB_BIN" --handler=sqlite --sqlite-url="file:$RUN/ferretdb/data/" \
+  spawn ferretdb env GOGC="$FERRETDB_GOGC" GOMEMLIMIT="$FERRETDB_GOMEMLIMIT" \
+    "$FERRETDB_BIN" --handler=sqlite --sqlite-url="file:$RUN/ferretdb/data/" \
     --state-dir="$RUN/ferretdb" --listen-addr="127.0.0.1:$FERRETDB_PORT" \
     --debug-addr="127.0.0.1:$FERRETDB_DEBUG_PORT" --telemetry=disable --log-level=warn
 }

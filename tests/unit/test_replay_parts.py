@@ -1,5 +1,7 @@
-"""The replay's pure parts: generation names, the order records are applied in, the progress bar."""
+"""The replay's pure parts: generation names, the order records are applied in, the progress bar,
+the garbage collection."""
 
+import gc
 import io
 from collections import deque
 from types import SimpleNamespace
@@ -9,6 +11,7 @@ import pytest
 from aiokafka import TopicPartition
 from newsflow_publication.adapters.generations import generation, parse_name
 from newsflow_publication.entrypoints.replay import Progress, next_in_order
+from newsflow_publication.entrypoints.replay_gc import ReplayGarbageCollection
 from newsflow_publication.settings import Settings
 
 ENRICHED, RETRACTED = TopicPartition("enriched", 3), TopicPartition("retracted", 3)
@@ -71,3 +74,33 @@ def test_the_progress_bar_shows_done_total_rate_and_time_left() -> None:
     tty = io.StringIO()
     Progress("g2", tty, tty=True).show(1, 2, final=False)
     assert tty.getvalue().startswith("\rg2 [")
+
+
+def test_a_replay_collects_garbage_every_so_many_records_and_restores_the_collector() -> None:
+    assert gc.isenabled()
+    collections: list[int] = []
+
+    def count(phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            collections.append(info["generation"])
+
+    gc.callbacks.append(count)
+    try:
+        with ReplayGarbageCollection(every=1000) as collection:
+            assert not gc.isenabled() and gc.get_freeze_count() > 0
+            collection.applied(600)
+            assert collections == []
+            collection.applied(600)
+            assert collections == [2]  # a full collection
+            collection.applied(600)
+            assert collections == [2]
+        assert gc.isenabled() and gc.get_freeze_count() == 0
+        gc.disable()
+        try:
+            with ReplayGarbageCollection():
+                pass
+            assert not gc.isenabled()  # left as it was found
+        finally:
+            gc.enable()
+    finally:
+        gc.callbacks.remove(count)

@@ -15,9 +15,11 @@ records in the same order (an integration test compares the two):
 - a takedown erases the content of the versions on record at that moment: those still
   buffered at once; for those already written it waits for the batch in flight and runs
   the repository's own update;
-- the lists replay put and remove on each article's entry and write the net effect in one
-  pipeline: one ZADD per list for the articles that entered it (with the score they entered
-  with), ZREM for a list an article left, its `in` set and its teaser.
+- the lists replay put and remove on each article's entry and write the net effect as
+  one-key commands sent in a few script calls (`redis_commands.py`; a pipeline of them cost
+  more client CPU than the rest of the lists' work): one ZADD per list for the articles that
+  entered it (with the score they entered with), ZREM for a list an article left, its `in`
+  set and its teaser.
 
 A batch's writes are idempotent, so a failed one is simply written again (`retry`); batches
 are written one after the other. The replay is the generation's only writer, which is what
@@ -38,6 +40,7 @@ from redis.asyncio import Redis
 from ..domain.listings import Teaser
 from .articles import RETRACTED, MongoArticleRepository, StoredArticle, _document
 from .listings import RedisListings, _score, _text
+from .redis_commands import OneKeyCommands
 
 DUPLICATE_KEY = 11000
 INSERT_CHUNK = 250
@@ -314,22 +317,22 @@ class RebuildListings:
 
     async def _write_chunk(self, items: list[tuple[str, _Entry]]) -> None:
         entering: dict[str, dict[str, float]] = defaultdict(dict)
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for article_id, entry in items:
-                for lst in entry.before - entry.lists.keys():
-                    pipe.zrem(self._key("list", lst), article_id)
-                for lst, score in entry.lists.items():
-                    if score is not None:
-                        entering[lst][article_id] = score
-                in_key = self._key("in", article_id)
-                if entry.before or article_id in self.listed:
-                    pipe.delete(in_key)  # a key this generation never wrote is not there
-                if entry.lists:
-                    pipe.sadd(in_key, *entry.lists)
-                if entry.teaser is not None:
-                    pipe.set(self._key("teaser", article_id), entry.teaser)
-                elif article_id in self.listed or entry.before:
-                    pipe.delete(self._key("teaser", article_id))
-            for lst, members in entering.items():
-                pipe.zadd(self._key("list", lst), members)
-            await pipe.execute()
+        commands = OneKeyCommands()
+        for article_id, entry in items:
+            for lst in entry.before - entry.lists.keys():
+                commands.add("ZREM", self._key("list", lst), article_id)
+            for lst, score in entry.lists.items():
+                if score is not None:
+                    entering[lst][article_id] = score
+            in_key = self._key("in", article_id)
+            if entry.before or article_id in self.listed:
+                commands.add("DEL", in_key)  # a key this generation never wrote is not there
+            if entry.lists:
+                commands.add("SADD", in_key, *entry.lists)
+            if entry.teaser is not None:
+                commands.add("SET", self._key("teaser", article_id), entry.teaser)
+            elif article_id in self.listed or entry.before:
+                commands.add("DEL", self._key("teaser", article_id))
+        for lst, members in entering.items():
+            commands.add_zadd(self._key("list", lst), members)
+        await commands.send(self.redis)
