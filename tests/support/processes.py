@@ -58,6 +58,9 @@ class Services:
             "NEWSFLOW_PUBLICATION_GROUP": f"{run}-publication",
             "NEWSFLOW_WEBHOOK_GROUP": f"{run}-webhooks",
             "NEWSFLOW_SUBMISSIONS_GROUP": f"{run}-submissions",
+            # Related lists of this run's articles only, in keys of its own
+            "NEWSFLOW_RELATED_PREFIX": f"{run}:related",
+            "NEWSFLOW_RELATED_START": "end",
             # these tiers resend the sample articles under new ids: with deduplication on they
             # would be recorded as duplicates and never published (it has its own tests)
             "NEWSFLOW_DEDUP_ENABLED": "false",

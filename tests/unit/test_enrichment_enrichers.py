@@ -262,13 +262,19 @@ def test_every_subject_of_a_sample_article_has_a_valid_id() -> None:
 # signature
 
 
-def test_signature_is_a_unit_vector_of_at_most_32_terms() -> None:
+def test_signature_is_a_unit_vector_of_every_content_word_by_sublinear_frequency() -> None:
     found = enriched(sample("demo-013")).signature
-    assert found is not None and found.scheme == "tfidf-top32"
-    assert 0 < len(found.terms) <= 32
+    assert found is not None and found.scheme == "logtf"
+    assert len(found.terms) > 32
     assert math.isclose(sum(t.weight**2 for t in found.terms), 1.0, abs_tol=1e-3)
     assert math.isclose(similarity(found, found), 1.0, abs_tol=1e-3)
+    weights = [t.weight for t in found.terms]
+    assert weights == sorted(weights, reverse=True)
+    assert "the" not in {t.term for t in found.terms}
     assert signature({}).terms == []
+    twice, once = signature({"ferry": 2, "harbour": 1}).terms
+    assert (twice.term, once.term) == ("ferry", "harbour")
+    assert math.isclose(twice.weight / once.weight, 1 + math.log(2), rel_tol=1e-3)
 
 
 def test_related_articles_are_more_similar_than_unrelated_ones() -> None:

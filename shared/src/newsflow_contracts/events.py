@@ -168,15 +168,16 @@ class Subject(BaseModel):
 
 class SignatureTerm(BaseModel):
     term: str = Field(description="A word key: lower case, plurals folded into the singular.")
-    weight: float = Field(ge=0, le=1, description="TF-IDF weight; the vector has unit length.")
+    weight: float = Field(ge=0, le=1, description="The term's weight in the unit-length vector.")
 
 
 class Signature(BaseModel):
-    """A sparse TF-IDF vector of the article's top terms. The similarity of two articles is
-    the cosine of their vectors: the sum of weight products over the terms they share."""
+    """A sparse term vector of the article for similarity (Related). Scheme `logtf`: every
+    content word with its sublinear frequency 1 + ln(count), unit length, no IDF: a consumer
+    weighs terms by their rarity in its own collection before comparing two articles."""
 
-    scheme: str = Field(description="How the vector was built, e.g. 'tfidf-top32'; compare like with like.")
-    terms: list[SignatureTerm] = Field(description="At most the scheme's number of terms, heaviest first.")
+    scheme: str = Field(description="How the vector was built, e.g. 'logtf'; compare like with like.")
+    terms: list[SignatureTerm] = Field(description="The terms, heaviest first.")
 
 
 class Enrichment(BaseModel):

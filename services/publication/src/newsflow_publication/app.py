@@ -20,13 +20,16 @@ from .adapters.keys import MongoKeyStore
 from .adapters.listings import Listings
 from .adapters.popularity import RedisPopularity
 from .adapters.read_cache import CachedReads
+from .adapters.related import RedisRelated
 from .adapters.subscriptions import MongoSubscriptionStore
 from .entrypoints import (
     consumer,
     feeds,
     generation_follower,
     http,
+    pages,
     popularity_consumer,
+    related_indexer,
     views,
     webhook_consumer,
     webhook_worker,
@@ -64,6 +67,7 @@ def create_app(
     )
     if settings.popular_enabled:
         popularity_consumer.register(broker, settings, popularity, listings)
+    related = RedisRelated(redis, prefix=settings.related_prefix)
     beacon = views.Beacon(broker, settings)
     subscriptions = MongoSubscriptionStore(mongo, settings.publication_db)
     deliveries = MongoDeliveryStore(mongo, settings.publication_db)
@@ -84,6 +88,7 @@ def create_app(
                 webhook_worker.running(
                     worker, enabled=settings.webhooks_enabled, grace_s=settings.webhook_timeout_s
                 ),
+                related_indexer.running(settings, related, enabled=settings.related_enabled),
             ):
                 yield
         finally:
@@ -103,6 +108,7 @@ def create_app(
     install_problem_handlers(app, unavailable=(PyMongoError, RedisError))
     app.state.settings = settings
     app.include_router(http.router)
+    app.include_router(pages.router)
     app.include_router(feeds.router)
     app.state.keys = MongoKeyStore(mongo, settings.publication_db)
     app.state.subscriptions = subscriptions
@@ -111,5 +117,6 @@ def create_app(
     app.include_router(webhooks_http.router)
     app.state.popularity = popularity
     app.state.beacon = beacon
+    app.state.related = related
     app.include_router(views.router)
     return app

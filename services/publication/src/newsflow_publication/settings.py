@@ -1,3 +1,5 @@
+from typing import Literal
+
 from newsflow_chassis.settings import KafkaSettings
 from pydantic import Field
 
@@ -68,3 +70,22 @@ class Settings(KafkaSettings):
         default=3600, ge=1, description="How long a view id is remembered, so that a resent view counts once."
     )
     popular_cache_s: float = Field(default=2.0, gt=0, description="How long a computed Popular list is kept.")
+    related_enabled: bool = Field(
+        default=True,
+        description="Keep the Related lists, in this process (one process of a deployment is enough).",
+    )
+    related_prefix: str = Field(
+        default="newsflow:related", description="Prefix of the Related lists' Redis keys."
+    )
+    related_max_articles: int = Field(
+        default=2000,
+        ge=10,
+        description=(
+            "Newest articles the Related index holds (about 40 KB of memory each); older ones "
+            "leave it and the lists."
+        ),
+    )
+    related_start: Literal["start", "end"] = Field(
+        default="start",
+        description="Where the Related indexer starts reading the published topic: its start, or its end.",
+    )

@@ -91,3 +91,7 @@ def decode_cursor(cursor: str) -> tuple[float, str]:
     if not article_id:
         raise ValueError("not a cursor")
     return float(score), article_id
+
+
+def published_ms(teaser: Teaser) -> int:
+    return int((teaser.first_published_at or teaser.published_at).timestamp() * 1000)

@@ -33,17 +33,6 @@ class ArticleList(BaseModel):
     next_cursor: str | None = Field(default=None, description="Pass as `cursor` for the next page.")
 
 
-class Page(BaseModel):
-    """What a site needs to render an article page, in one call."""
-
-    article: ArticlePublished
-    popular: list[Teaser] = Field(default_factory=list, description="Most read now.")
-    more_like_this: list[Teaser] = Field(
-        default_factory=list, description="Same section and subjects, fresh."
-    )
-    related: list[Teaser] = Field(default_factory=list, description="Most similar content.")
-
-
 def _article_response(request: Request, article: ArticlePublished) -> Response:
     return conditional(
         request,
@@ -137,25 +126,4 @@ async def get_article_by_slug(slug: str, request: Request) -> Response:
 async def get_article(article_id: str, request: Request) -> Response:
     return _article_response(
         request, _found(await _repository(request).get(article_id), f"with id {article_id!r}")
-    )
-
-
-@router.get(
-    "/pages/{article_id}",
-    response_model=Page,
-    response_model_exclude_none=True,
-    response_model_by_alias=True,
-    summary="An article page: the article and its popular, more-like-this and related lists",
-    responses=ERRORS,
-)
-async def get_page(article_id: str, request: Request) -> Response:
-    article = _found(await _repository(request).get(article_id), f"with id {article_id!r}")
-    page = Page(article=article)
-    lists = [f"{t.article_id}:{t.version}" for t in (*page.popular, *page.more_like_this, *page.related)]
-    return conditional(
-        request,
-        page,
-        etag=etag_of("page", article.article_id, article.version, article.published_at.isoformat(), *lists),
-        last_modified=article.published_at,
-        cache_control=LIST_CACHE,
     )

@@ -1,0 +1,254 @@
+"""The related indexer: keeps every published article's Related list in Redis.
+
+It reads the published topic from its start, every partition, without a consumer group:
+the compacted topic holds the current version of every live article (a retraction is a
+retracted record and a tombstone), which is all the index needs, so a start rebuilds the
+index in memory and rewrites every list, and no other replay is needed.
+
+Then it follows the topic. A new or changed article gets its own list at once and is
+offered to the lists of the articles it is most related to (the measure is symmetric), so
+it shows on their pages within a second; those partners' whole lists are recomputed soon
+after, a few at a time between records. A retracted article loses its list and leaves its
+partners' lists (the API already stops showing it, since its teaser is gone). When the
+collection has grown by `REBUILD_GROWTH` since the last full rebuild, every row is
+recomputed with today's IDF and every list after it.
+
+The work is CPU-bound and runs in the serving process, a slice at a time so the read API
+keeps answering; in a deployment one process needs to run it (`NEWSFLOW_RELATED_ENABLED`),
+any more compute the same lists."""
+
+import asyncio
+import contextlib
+import itertools
+import json
+import logging
+import time
+from collections.abc import AsyncIterator
+
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from newsflow_contracts.cloudevents import HEADER_TYPE
+from newsflow_contracts.events import ArticleRetracted
+from newsflow_contracts.topics import ARTICLE_PUBLISHED
+
+from ..adapters.related import RedisRelated
+from ..domain.related import RelatedIndex
+from ..settings import Settings
+
+log = logging.getLogger("newsflow.publication.related")
+
+SCHEME = "logtf"
+"""The enrichment signature scheme the index compares; other schemes are left out."""
+REBUILD_GROWTH = 0.1
+SLICE_S = 0.05
+"""Longest the indexer computes before letting the event loop serve requests."""
+
+
+def terms_of(value: bytes) -> tuple[str, dict[str, float] | None]:
+    """(article id, signature terms) of a published article; None terms when it has no
+    signature of the scheme."""
+    article = json.loads(value)
+    signature = (article.get("enrichment") or {}).get("signature") or {}
+    if signature.get("scheme") != SCHEME:
+        return article["article_id"], None
+    return article["article_id"], {t["term"]: float(t["weight"]) for t in signature.get("terms", ())}
+
+
+def _header(record: ConsumerRecord[bytes, bytes], name: str) -> str | None:
+    for key, value in record.headers or ():
+        if key == name:
+            return bytes(value).decode()
+    return None
+
+
+class RelatedIndexer:
+    def __init__(self, settings: Settings, store: RedisRelated, index: RelatedIndex | None = None) -> None:
+        self.settings = settings
+        self.store = store
+        self.index = index or RelatedIndex()
+        self.waiting: dict[str, None] = {}
+        """Articles whose lists need recomputing, oldest first."""
+        self.arrival: dict[str, None] = {}
+        """Indexed articles in the order they (last) arrived."""
+        self.size_at_rebuild = 0
+        self.rebuilt_at: float | None = None
+
+    # one record
+
+    def apply(self, record: ConsumerRecord[bytes, bytes], *, rows: bool = True) -> tuple[str, str] | None:
+        """Index or forget the record's article: ("added" | "removed", article id). Without
+        `rows` the article is only loaded, for a rebuild to compute its row later."""
+        if record.key is None:
+            return None
+        key = record.key.decode()
+        if record.value is None or _header(record, HEADER_TYPE) == ArticleRetracted.event_type:
+            if key not in self.index:
+                return None
+            return "removed", key
+        try:
+            article_id, terms = terms_of(record.value)
+        except (ValueError, KeyError, TypeError) as error:
+            log.warning(
+                "related: skipped an unreadable record at %s:%s (%s)", record.partition, record.offset, error
+            )
+            return None
+        if not terms:
+            return ("removed", article_id) if article_id in self.index else None
+        if rows:
+            self.index.add(article_id, terms)
+        else:
+            self.index.load(article_id, terms)
+        self.arrival.pop(article_id, None)
+        self.arrival[article_id] = None
+        return "added", article_id
+
+    def oldest_beyond_capacity(self) -> list[str]:
+        """The articles to let go of, oldest first, to keep `related_max_articles`."""
+        excess = len(self.index) - self.settings.related_max_articles
+        return list(itertools.islice(self.arrival, max(excess, 0)))
+
+    async def publish_new(self, article_id: str) -> None:
+        related = self.index.related_of(article_id)
+        await self.store.replace({article_id: related})
+        await self.store.offer(article_id, related)
+        for partner in related:
+            self.waiting[partner] = None
+
+    async def forget(self, article_id: str) -> None:
+        partners = set(self.index.related_of(article_id))
+        self.index.remove(article_id)
+        self.arrival.pop(article_id, None)
+        self.waiting.pop(article_id, None)
+        await self.store.forget(article_id, partners)
+        for partner in partners:
+            self.waiting[partner] = None
+
+    # background work, a slice at a time
+
+    async def refresh_some(self, budget_s: float = SLICE_S) -> None:
+        """Recompute the oldest waiting lists for at most `budget_s`."""
+        deadline = time.monotonic() + budget_s
+        lists: dict[str, dict[str, float]] = {}
+        while self.waiting and time.monotonic() < deadline:
+            article_id = next(iter(self.waiting))
+            del self.waiting[article_id]
+            if article_id in self.index:
+                lists[article_id] = self.index.related_of(article_id)
+        if lists:
+            await self.store.replace(lists)
+
+    async def rebuild(self) -> None:
+        """Every row with today's IDF, pausing between slices; then every list waits."""
+        started = time.monotonic()
+        self.index.refresh_vectors()
+        slice_end = time.monotonic() + SLICE_S
+        for article_id in list(self.index.articles):
+            self.index.reindex(article_id)
+            if time.monotonic() > slice_end:
+                await asyncio.sleep(0)
+                slice_end = time.monotonic() + SLICE_S
+        self.waiting.update(dict.fromkeys(self.index.articles))
+        self.size_at_rebuild = len(self.index)
+        self.rebuilt_at = time.time()
+        log.info("related: rebuilt %d rows in %.1f s", len(self.index), time.monotonic() - started)
+
+    def due_for_rebuild(self) -> bool:
+        return len(self.index) >= max(self.size_at_rebuild * (1 + REBUILD_GROWTH), self.size_at_rebuild + 10)
+
+    async def report(self) -> None:
+        await self.store.set_status(
+            articles=len(self.index), waiting=len(self.waiting), rebuilt_at=self.rebuilt_at
+        )
+
+    # the loop
+
+    async def run(self, consumer: AIOKafkaConsumer) -> None:
+        await self._catch_up(consumer)
+        await self.rebuild()
+        while True:
+            batch = await consumer.getmany(timeout_ms=0 if self.waiting else 500, max_records=200)
+            for record in (r for records in batch.values() for r in records):
+                change = self.apply(record)
+                if change is None:
+                    continue
+                action, article_id = change
+                if action == "added":
+                    await self.publish_new(article_id)
+                else:
+                    await self.forget(article_id)
+                for oldest in self.oldest_beyond_capacity():
+                    await self.forget(oldest)
+            if self.due_for_rebuild():
+                await self.rebuild()
+            await self.refresh_some()
+            await self.report()
+            await asyncio.sleep(0)
+
+    async def _catch_up(self, consumer: AIOKafkaConsumer) -> None:
+        """Index what the topic holds now, without writing lists (the rebuild writes them)."""
+        partitions = [TopicPartition(ARTICLE_PUBLISHED.name, p) for p in range(ARTICLE_PUBLISHED.partitions)]
+        ends = await consumer.end_offsets(partitions)
+        started = time.monotonic()
+        while [tp for tp, end in ends.items() if await consumer.position(tp) < end]:
+            batch = await consumer.getmany(timeout_ms=500, max_records=500)
+            for record in (r for records in batch.values() for r in records):
+                change = self.apply(record, rows=False)
+                if change is not None and change[0] == "removed":
+                    self.index.remove(change[1])
+                    self.arrival.pop(change[1], None)
+                for oldest in self.oldest_beyond_capacity():
+                    self.index.remove(oldest)
+                    del self.arrival[oldest]
+            await asyncio.sleep(0)
+        log.info("related: indexed %d articles in %.1f s", len(self.index), time.monotonic() - started)
+
+
+def _consumer(settings: Settings) -> AIOKafkaConsumer:
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=settings.kafka_bootstrap,
+        group_id=None,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        client_id="newsflow-publication-related",
+    )
+    return consumer
+
+
+async def _assign(consumer: AIOKafkaConsumer, settings: Settings) -> None:
+    partitions = [TopicPartition(ARTICLE_PUBLISHED.name, p) for p in range(ARTICLE_PUBLISHED.partitions)]
+    consumer.assign(partitions)
+    if settings.related_start == "end":
+        await consumer.seek_to_end(*partitions)
+
+
+@contextlib.asynccontextmanager
+async def running(settings: Settings, store: RedisRelated, *, enabled: bool) -> AsyncIterator[None]:
+    """Run the indexer in the background for the duration of the block; it starts over
+    after an error (Kafka or Redis away), from the topic's start."""
+    if not enabled:
+        yield
+        return
+
+    async def forever() -> None:
+        while True:
+            consumer = _consumer(settings)
+            try:
+                await consumer.start()
+                await _assign(consumer, settings)
+                await RelatedIndexer(settings, store).run(consumer)
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:
+                log.warning(
+                    "related: indexer stopped (%s: %s); starting over in 5 s", type(error).__name__, error
+                )
+                await asyncio.sleep(5)
+            finally:
+                await consumer.stop()
+
+    task = asyncio.create_task(forever(), name="related-indexer")
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
