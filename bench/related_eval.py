@@ -11,7 +11,6 @@ same articles (words of 2+ letters, enrichment's stopwords removed, sublinear te
 frequency, smooth IDF, unit length), computed in the same run."""
 
 import argparse
-import json
 import math
 import random
 import re
@@ -26,7 +25,7 @@ from newsflow_enrichment.domain.resources import STOPWORDS
 from newsflow_publication.domain.related import RelatedIndex
 
 sys.path.insert(0, str(Path(__file__).parent))
-from enrichment import load  # noqa: E402
+from enrichment import load
 
 WORD = re.compile(r"(?u)\b\w\w+\b")
 
@@ -60,7 +59,9 @@ def tfidf_baseline(texts: dict[str, str], k: int = 10) -> dict[str, list[str]]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--corpus", type=Path, required=True)
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
@@ -90,9 +91,9 @@ def main() -> None:
     ranked = {a: [b for b, _ in r] for a, r in related.items()}
     baseline = tfidf_baseline({d["id"]: f"{d['title']}\n{d['body']}" for d, _ in docs})
     print(f"articles {len(docs)} (exact duplicate bodies left out), seed {args.seed}")
-    print(f"related (newsflow)   P@5 {precision(ranked, category, 5):.3f}   P@10 {precision(ranked, category, 10):.3f}")
-    print(f"plain TF-IDF cosine  P@5 {precision(baseline, category, 5):.3f}   P@10 {precision(baseline, category, 10):.3f}")
-    print(f"index: {add_ms:.1f} ms to add an article, {query_ms:.1f} ms to compute one list (in memory, this core)")
+    for name, lists in (("related (newsflow) ", ranked), ("plain TF-IDF cosine", baseline)):
+        print(f"{name}  P@5 {precision(lists, category, 5):.3f}   P@10 {precision(lists, category, 10):.3f}")
+    print(f"index: {add_ms:.1f} ms to add an article, {query_ms:.1f} ms to compute one list (in memory)")
 
 
 if __name__ == "__main__":
