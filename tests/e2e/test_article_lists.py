@@ -100,7 +100,7 @@ async def test_related_ranks_the_same_story_above_unrelated_ones_and_never_the_a
 ) -> None:
     ferries = newsroom.ids["demo-005"]
     deadline = time.monotonic() + 20
-    while not (related := await newsroom.listed("related", ferries)) and time.monotonic() < deadline:
+    while not (related := await newsroom.listed("related", ferries)) and time.monotonic() < deadline:  # noqa: ASYNC110
         await asyncio.sleep(0.1)
     assert related, "no related articles"
     assert ferries not in related
@@ -137,11 +137,9 @@ async def test_a_new_article_enters_related_within_a_second_and_a_retraction_tak
     left_after = await newsroom.until("related", seals, False, pups)
     left_more_after = await newsroom.until("more-like-this", seals, False, pups)
     page = (await newsroom.client.get(f"{newsroom.pub}/v1/pages/{seals}")).json()
-    print(
-        f"\nrelated: entered {entered_after * 1000:.0f} ms (more like this {entered_more_after * 1000:.0f} ms) "
-        "after the article was readable; "
-        f"left {left_after * 1000:.0f} ms (more like this {left_more_after * 1000:.0f} ms) after the retraction"
-    )
+    entered = f"entered {entered_after * 1000:.0f} ms (more like this {entered_more_after * 1000:.0f} ms)"
+    left = f"left {left_after * 1000:.0f} ms (more like this {left_more_after * 1000:.0f} ms)"
+    print(f"\nrelated: {entered} after the article was readable; {left} after the retraction")
     assert (
         entered_after < LIVE_S
         and entered_more_after < LIVE_S
