@@ -41,12 +41,14 @@ class Newsroom:
         self.section_suffix = unique("s").split("_")[1]
         self.auth = {"Authorization": f"Bearer {services.create_key(unique('lists-cms'))}"}
         self.ids: dict[str, str] = {}
+        self.external_ids: dict[str, str] = {}
 
     def section(self, sample: str) -> str:
         return f"{SAMPLES[sample]['section']}-{self.section_suffix}"
 
     async def publish(self, sample: str, **changes: Any) -> str:
-        body = {**SAMPLES[sample], "external_id": unique(sample), "section": self.section(sample), **changes}
+        external_id = self.external_ids.setdefault(sample, unique(sample))
+        body = {**SAMPLES[sample], "external_id": external_id, "section": self.section(sample), **changes}
         response = await self.client.post(
             f"{self.services.url('ingest')}/v1/articles", json=body, headers=self.auth
         )
@@ -112,7 +114,9 @@ async def test_related_ranks_the_same_story_above_unrelated_ones_and_never_the_a
 
 async def test_a_copy_of_the_story_is_not_related_to_it(newsroom: Newsroom) -> None:
     seals = newsroom.ids["demo-021"]
-    copy = await newsroom.publish("demo-021", headline="Seals tracked at Kestrel Head, again")
+    copy = await newsroom.publish(
+        "demo-021", headline="Seals tracked at Kestrel Head, again", external_id=unique("seals-copy")
+    )
     await newsroom.readable(copy)
     await asyncio.sleep(LIVE_S)
     assert copy not in await newsroom.listed("related", seals)
@@ -177,3 +181,27 @@ async def test_the_page_has_its_related_and_more_like_this_lists_filled(newsroom
             f"{newsroom.pub}/v1/pages/{apprentices}", headers={"If-None-Match": page.headers["etag"]}
         )
     ).status_code == 304
+
+
+async def test_editors_pins_come_first_and_exclusions_stay_out_of_both_lists(newsroom: Newsroom) -> None:
+    ferries, apprentices = newsroom.ids["demo-005"], newsroom.ids["demo-007"]
+    novelist, branches = newsroom.ids["demo-020"], newsroom.ids["demo-006"]
+    curation = {
+        "related": {"pinned": [novelist], "excluded": [apprentices]},
+        "more_like_this": {"pinned": [novelist], "excluded": [branches]},
+    }
+    version = await newsroom.publish("demo-005", curation=curation)
+    assert version == ferries
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:  # until the new version is the one served
+        article = (await newsroom.client.get(f"{newsroom.pub}/v1/articles/{ferries}")).json()
+        if article.get("curation"):
+            break
+        await asyncio.sleep(0.05)
+    related = await newsroom.listed("related", ferries)
+    like_this = await newsroom.listed("more-like-this", ferries)
+    assert related[0] == novelist and apprentices not in related
+    assert like_this[0] == novelist and branches not in like_this
+    page = (await newsroom.client.get(f"{newsroom.pub}/v1/pages/{ferries}")).json()
+    assert page["related"][0]["article_id"] == novelist
+    assert page["more_like_this"][0]["article_id"] == novelist

@@ -316,10 +316,10 @@ def test_every_field_is_covered_by_the_run_that_produced_it() -> None:
         ("keywords", "1"),
         ("entities", "1"),
         ("subjects", "1"),
-        ("signature", "1"),
+        ("signature", "2"),
     ]
     assert pipeline_version(ENRICHERS) == (
-        "text@1+language@1+teaser@1+summary@1+keywords@1+entities@1+subjects@1+signature@1"
+        "text@1+language@1+teaser@1+summary@1+keywords@1+entities@1+subjects@1+signature@2"
     )
 
 

@@ -1,3 +1,5 @@
+import hashlib
+import json
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -92,6 +94,16 @@ def test_content_hash_ignores_times_but_not_text() -> None:
     edited = normalise(submission(body_html="<p>The council rejected the budget.</p>"), now=NOW)
     assert content_hash(a) == content_hash(later)
     assert content_hash(a) != content_hash(edited)
+
+
+def test_a_change_of_pins_is_a_new_version_and_no_curation_keeps_the_old_hash() -> None:
+    plain = normalise(submission(), now=NOW)
+    pinned = normalise(submission(curation={"related": {"pinned": ["other-article"]}}), now=NOW)
+    assert pinned.curation is not None and pinned.curation.related.pinned == ["other-article"]
+    assert content_hash(plain) != content_hash(pinned)
+    fields = plain.model_dump(mode="json", exclude={"updated", "first_created", "curation"})
+    canonical = json.dumps(fields, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    assert content_hash(plain) == hashlib.sha256(canonical.encode()).hexdigest()
 
 
 def test_decide_first_version_then_unchanged_then_next_version_with_same_slug() -> None:

@@ -77,6 +77,9 @@ async def test_key_without_publish_scope_is_403(client) -> None:  # type: ignore
         ({"images": [{"url": "javascript:alert(1)"}]}, "images.0.url"),
         ({"body_html": "<script>x()</script>"}, "body_html"),
         ({"updated": "yesterday"}, "updated"),
+        ({"curation": {"related": {"pinned": ["no spaces allowed"]}}}, "curation.related.pinned.0"),
+        ({"curation": {"related": {"pinned": [f"a{n}" for n in range(11)]}}}, "curation.related.pinned"),
+        ({"curation": {"popular": {}}}, "curation.popular"),
     ],
 )
 async def test_invalid_field_is_422_problem_naming_the_field(client, change, field) -> None:  # type: ignore[no-untyped-def]

@@ -4,7 +4,9 @@ import math
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from newsflow_contracts.events import ListCuration
 from newsflow_publication.domain import more_like_this, related
+from newsflow_publication.domain.curation import curate
 from newsflow_publication.domain.listings import Teaser
 from newsflow_publication.domain.related import RelatedIndex
 
@@ -133,3 +135,12 @@ def test_more_like_this_prefers_the_more_read_of_two_equals() -> None:
     own = teaser("own", "sport", ["rovers"], 1)
     a, b = teaser("a", "sport", ["rovers"], 5), teaser("b", "sport", ["rovers"], 5)
     assert [t.article_id for t in more_like_this.rank(own, [a, b], {"b": 40.0, "a": 2.0}, NOW)] == ["b", "a"]
+
+
+def test_pins_come_first_in_the_editors_order_and_win_over_exclusions() -> None:
+    curation = ListCuration(pinned=["p2", "gone", "p1", "own"], excluded=["x", "p1"])
+    shown = curate(
+        ["a", "x", "p1", "b", "c"], curation, listed={"a", "x", "p1", "p2", "b", "c"}, own_id="own", limit=4
+    )
+    assert shown == ["p2", "p1", "a", "b"]
+    assert curate(["own", "a"], None, listed={"a"}, own_id="own", limit=5) == ["a"]

@@ -8,7 +8,7 @@ which outside systems write, is strict, so that a misspelt field gets a precise 
 """
 
 from datetime import datetime
-from typing import ClassVar, Literal
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -26,6 +26,35 @@ class Image(BaseModel):
     url: str = Field(max_length=2000, pattern=r"^https?://", description="Absolute http(s) URL.")
     caption: str | None = Field(default=None, description="Caption shown under the image.")
     credit: str | None = Field(default=None, description="Photographer or agency credit.")
+
+
+ARTICLE_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"
+
+
+class ListCuration(BaseModel):
+    """An editor's say over one of an article's lists."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    pinned: list[Annotated[str, Field(pattern=ARTICLE_ID_PATTERN)]] = Field(
+        default_factory=list,
+        max_length=10,
+        description="Article ids shown first, in this order, while they are published.",
+    )
+    excluded: list[Annotated[str, Field(pattern=ARTICLE_ID_PATTERN)]] = Field(
+        default_factory=list,
+        max_length=100,
+        description="Article ids never shown in the list (one both pinned and excluded is shown: pins win).",
+    )
+
+
+class Curation(BaseModel):
+    """Editors' pins and exclusions for the article's Related and More like this lists."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    related: ListCuration = Field(default_factory=ListCuration)
+    more_like_this: ListCuration = Field(default_factory=ListCuration)
 
 
 class ArticleContent(BaseModel):
@@ -46,6 +75,9 @@ class ArticleContent(BaseModel):
     images: list[Image] = Field(default_factory=list, description="Images with caption and credit.")
     correction_note: str | None = Field(
         default=None, description="Set on a correction: what changed and why."
+    )
+    curation: Curation | None = Field(
+        default=None, description="Editors' pins and exclusions for the article's lists."
     )
 
 
@@ -92,6 +124,10 @@ class ArticleSubmitted(Event):
     images: list[SubmittedImage] = Field(default_factory=list, max_length=50, description="Images.")
     correction_note: str | None = Field(
         default=None, max_length=2000, description="On a correction: what changed and why."
+    )
+    curation: Curation | None = Field(
+        default=None,
+        description="Pins and exclusions for the article's Related and More like this lists (article ids).",
     )
 
 
@@ -231,6 +267,9 @@ class ArticlePublished(Event):
     accepted_at: datetime = Field(description="When ingest accepted this version (UTC).")
     article: NinjsArticle = Field(description="The article as IPTC ninjs 3.1.")
     enrichment: Enrichment
+    curation: Curation | None = Field(
+        default=None, description="Editors' pins and exclusions for the article's lists."
+    )
 
 
 RetractionKind = Literal["unpublish", "kill", "takedown"]

@@ -78,12 +78,15 @@ def normalise(submission: ArticleSubmitted, *, now: datetime) -> ArticleContent:
             for image in submission.images
         ],
         correction_note=nfc(submission.correction_note) if submission.correction_note else None,
+        curation=submission.curation,
     )
 
 
 def content_hash(content: ArticleContent) -> str:
-    """What makes two versions the same: the editorial content, not the times we were told."""
-    significant = content.model_dump(mode="json", exclude={"updated", "first_created"})
+    """What makes two versions the same: the editorial content, not the times we were told.
+    (No curation is left out, so that versions from before curation existed keep their hash.)"""
+    excluded = {"updated", "first_created"} | ({"curation"} if content.curation is None else set())
+    significant = content.model_dump(mode="json", exclude=excluded)
     canonical = json.dumps(significant, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
 

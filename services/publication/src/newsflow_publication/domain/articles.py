@@ -88,4 +88,5 @@ def publish(event: ArticleEnriched, *, now: datetime) -> ArticlePublished:
         accepted_at=event.accepted_at,
         article=to_ninjs(event),
         enrichment=event.enrichment,
+        curation=event.content.curation,
     )

@@ -16,6 +16,7 @@ from ..adapters.listings import Listings
 from ..adapters.popularity import RedisPopularity
 from ..adapters.related import RedisRelated
 from ..domain import more_like_this, related
+from ..domain.curation import curate
 from ..domain.listings import Teaser, published_ms, teaser_of
 from ..domain.popularity import WINDOWS
 from .caching import conditional, etag_of
@@ -48,15 +49,19 @@ class ArticleTeasers(BaseModel):
 async def related_teasers(
     store: RedisRelated, listings: Listings, article: ArticlePublished, *, limit: int = DEFAULT_LIMIT
 ) -> list[Teaser]:
+    curation = article.curation.related if article.curation else None
     similar = await store.related(article.article_id)
-    teasers = {t.article_id: t for t in await listings.teasers(list(similar))}
+    pinned = curation.pinned if curation else []
+    teasers = {t.article_id: t for t in await listings.teasers([*pinned, *similar])}
     ranked = related.blend(similar, {a: published_ms(t) for a, t in teasers.items()}, int(time.time() * 1000))
-    return [teasers[a] for a in ranked[:limit]]
+    shown = curate(ranked, curation, listed=set(teasers), own_id=article.article_id, limit=limit)
+    return [teasers[a] for a in shown]
 
 
 async def more_like_this_teasers(
     listings: Listings, popularity: RedisPopularity, article: ArticlePublished, *, limit: int = DEFAULT_LIMIT
 ) -> list[Teaser]:
+    curation = article.curation.more_like_this if article.curation else None
     own = teaser_of(article)
     lists = more_like_this.candidate_lists(own)
     pages = await asyncio.gather(
@@ -70,7 +75,12 @@ async def more_like_this_teasers(
                 WINDOWS[MORE_LIKE_THIS_WINDOW], f"section:{own.section}", count=200, now_s=time.time()
             )
         )
-    return more_like_this.rank(own, candidates, views, datetime.now(UTC))[:limit]
+    teasers = {t.article_id: t for t in candidates}
+    if curation and (missing := [a for a in curation.pinned if a not in teasers]):
+        teasers.update((t.article_id, t) for t in await listings.teasers(missing))
+    ranked = [t.article_id for t in more_like_this.rank(own, candidates, views, datetime.now(UTC))]
+    shown = curate(ranked, curation, listed=set(teasers), own_id=article.article_id, limit=limit)
+    return [teasers[a] for a in shown]
 
 
 def _teasers_response(
