@@ -15,6 +15,7 @@ from newsflow_contracts.compatibility import (
     backward_incompatibilities,
     forward_incompatibilities,
     full_incompatibilities,
+    incompatibilities,
     reader_accepts,
 )
 from newsflow_contracts.events import (
@@ -77,8 +78,11 @@ def test_the_check_mode_agrees() -> None:
 # -- the gate holds over the committed history -----------------------------------------------
 
 
+MODES = {event.event_type: event.compatibility for event in EVENTS}
+
+
 @pytest.mark.parametrize("event_type", sorted(committed_event_types(EVENTS_DIR)))
-def test_each_revision_is_full_compatible_with_the_one_before(event_type: str) -> None:
+def test_each_revision_is_compatible_with_the_one_before_in_its_mode(event_type: str) -> None:
     history = revisions(EVENTS_DIR, event_type)
     schemas = [load(path) for path in history]
     for n, (path, schema) in enumerate(zip(history, schemas, strict=True), start=1):
@@ -87,8 +91,10 @@ def test_each_revision_is_full_compatible_with_the_one_before(event_type: str) -
         assert schema["title"] and schema["description"]
         assert path.read_text(encoding="utf-8") == render(schema), f"{path} is not in canonical form"
     for n, (old, new) in enumerate(pairwise(schemas), start=1):
-        issues = full_incompatibilities(old, new)
+        issues = incompatibilities(MODES[event_type], old, new)
         assert issues == [], f"{n + 1}.json breaks {n}.json: {[str(i) for i in issues]}"
+        if MODES[event_type] == "BACKWARD":
+            assert event_type == "news.article.submitted.v1"  # the one command with a closed schema
 
 
 # -- the check rejects breaking changes, with a precise path ---------------------------------
@@ -103,11 +109,12 @@ def changed(event: type[Event], **fields: Any) -> type[Event]:
 def without(event: type[Event], *names: str) -> type[Event]:
     """`event` with fields removed (same name, config and event type)."""
     fields: Any = {name: (f.annotation, f) for name, f in event.model_fields.items() if name not in names}
-    variant: type[Event] = create_model(
+    variant: Any = create_model(
         event.__name__, __config__=event.model_config, __doc__=event.__doc__, **fields
     )
     variant.event_type = event.event_type
-    return variant
+    variant.compatibility = event.compatibility
+    return variant  # type: ignore[no-any-return]
 
 
 EnrichmentWithTextCount = create_model(
@@ -493,3 +500,18 @@ def test_cli_reports_schemas_without_an_event(tmp_path: Path) -> None:
     assert main(["--dir", str(tmp_path)], events=[PageViewRecorded]) == 0
     (tmp_path / "news.article.gone.v1").mkdir()
     assert main(["--dir", str(tmp_path), "--check"], events=[PageViewRecorded]) == 1
+
+
+def test_the_closed_submission_may_gain_an_optional_field_but_not_a_required_one(tmp_path: Path) -> None:
+    """BACKWARD for the submission: ingest must go on accepting what it accepted."""
+    root = tmp_path
+    first = plan(ArticleSubmitted, root)
+    first.write()
+    optional = changed(ArticleSubmitted, priority=(int | None, Field(default=None)))
+    assert plan(optional, root).status is Status.COMPATIBLE_CHANGE
+    required = changed(ArticleSubmitted, priority=(int, Field()))
+    found = plan(required, root)
+    assert found.status is Status.INCOMPATIBLE_CHANGE
+    assert {i.direction for i in found.incompatibilities} == {Direction.BACKWARD}
+    still_full = changed(ArticleRetracted, priority=(int | None, Field(default=None)))
+    assert ArticleRetracted.compatibility == "FULL" and still_full.compatibility == "FULL"

@@ -78,6 +78,14 @@ def full_incompatibilities(old: Schema, new: Schema) -> list[Incompatibility]:
     return backward_incompatibilities(old, new) + forward_incompatibilities(old, new)
 
 
+def incompatibilities(mode: str, old: Schema, new: Schema) -> list[Incompatibility]:
+    """By an event's compatibility mode: FULL (the rule), or BACKWARD (a command with one
+    reader that is upgraded before its writers)."""
+    if mode == "BACKWARD":
+        return backward_incompatibilities(old, new)
+    return full_incompatibilities(old, new)
+
+
 # Keywords with no effect on validity. `discriminator` is pydantic's OpenAPI hint beside oneOf.
 ANNOTATIONS = frozenset(
     {"$schema", "$id", "$defs", "$comment", "title", "description", "default", "examples"}

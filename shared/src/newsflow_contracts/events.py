@@ -20,6 +20,8 @@ class Event(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
     event_type: ClassVar[str]
+    compatibility: ClassVar[Literal["FULL", "BACKWARD"]] = "FULL"
+    """What a new revision of the schema must keep (see newsflow_contracts.compatibility)."""
 
 
 class Image(BaseModel):
@@ -91,6 +93,11 @@ class ArticleSubmitted(Event):
 
     model_config = ConfigDict(extra="forbid")
     event_type: ClassVar[str] = "news.article.submitted.v1"
+    # A command with one reader, ingest, which is deployed before any newsroom sends a new
+    # field. Its schema is closed, so that a misspelt field is an error the newsroom sees;
+    # that makes every added field FORWARD-incompatible by design, so only BACKWARD holds:
+    # ingest keeps accepting everything it accepted before.
+    compatibility: ClassVar[Literal["FULL", "BACKWARD"]] = "BACKWARD"
 
     external_id: str = Field(
         min_length=1,

@@ -47,7 +47,8 @@ def main(argv: Sequence[str] | None = None, events: Sequence[type[Event]] = EVEN
 def incompatible_message(p: Plan) -> str:
     current = p.path.with_name(f"{int(p.path.stem) - 1}.json")
     lines = [
-        f"error: {p.event_type}: the model's schema is not FULL-compatible with {_shown(current)};",
+        f"error: {p.event_type}: the model's schema is not {p.compatibility}-compatible with "
+        f"{_shown(current)};",
         "nothing was written for it. Incompatibilities:",
     ]
     for direction in Direction:

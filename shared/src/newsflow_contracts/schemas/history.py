@@ -1,8 +1,9 @@
 """The committed schemas: an append-only history per event type,
 `<root>/<event_type>/<n>.json` with n = 1, 2, …; the highest is current.
 
-A new revision is only ever added when it is FULL-compatible with the current one (see
-`newsflow_contracts.compatibility`); anything else needs a new event type.
+A new revision is only ever added when it is compatible with the current one in the event's
+mode, FULL unless the event says BACKWARD (see `newsflow_contracts.compatibility` and
+`Event.compatibility`); anything else needs a new event type.
 """
 
 import json
@@ -12,7 +13,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from ..compatibility import Incompatibility, full_incompatibilities
+from ..compatibility import Incompatibility, incompatibilities
 from ..events import Event
 from .export import event_schema, render, with_id, without_id
 
@@ -63,7 +64,7 @@ class Status(StrEnum):
     NEW = "new"
     """No revision committed yet: revision 1 is due."""
     COMPATIBLE_CHANGE = "compatible change"
-    """Differs from the latest revision, FULL-compatibly: revision n+1 is due."""
+    """Differs from the latest revision, compatibly: revision n+1 is due."""
     INCOMPATIBLE_CHANGE = "incompatible change"
     """Differs and breaks a direction: needs a new event type, never a new revision."""
 
@@ -79,6 +80,7 @@ class Plan:
     schema: dict[str, Any]
     """The model's schema, with the `$id` of `path`."""
     incompatibilities: list[Incompatibility] = field(default_factory=list)
+    compatibility: str = "FULL"
 
     @property
     def stale(self) -> bool:
@@ -104,6 +106,6 @@ def plan(event: type[Event], root: Path = EVENTS_DIR) -> Plan:
     if without_id(latest) == generated:
         return Plan(event_type, Status.CURRENT, latest_path, with_id(generated, event_type, n))
     path = root / event_type / f"{n + 1}.json"
-    issues = full_incompatibilities(latest, generated)
+    issues = incompatibilities(event.compatibility, latest, generated)
     status = Status.INCOMPATIBLE_CHANGE if issues else Status.COMPATIBLE_CHANGE
-    return Plan(event_type, status, path, with_id(generated, event_type, n + 1), issues)
+    return Plan(event_type, status, path, with_id(generated, event_type, n + 1), issues, event.compatibility)
