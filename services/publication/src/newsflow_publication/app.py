@@ -19,7 +19,7 @@ from .adapters.deliveries import MongoDeliveryStore
 from .adapters.keys import MongoKeyStore
 from .adapters.listings import Listings
 from .adapters.popularity import RedisPopularity
-from .adapters.read_cache import CachedReads
+from .adapters.read_cache import CachedReads, ShortLived
 from .adapters.related import RedisRelated
 from .adapters.subscriptions import MongoSubscriptionStore
 from .entrypoints import (
@@ -118,5 +118,6 @@ def create_app(
     app.state.popularity = popularity
     app.state.beacon = beacon
     app.state.related = related
+    app.state.page_lists = ShortLived[tuple[object, ...], list[Any]]()
     app.include_router(views.router)
     return app

@@ -5,12 +5,15 @@ second takes MongoDB off the request path without letting a change or a retracti
 unseen for more than that (the lists promise one second)."""
 
 import time
-from typing import Protocol
+from collections.abc import Awaitable, Callable
+from typing import Generic, Protocol, TypeVar
 
 from .articles import ArticleRepository, StoredArticle
 
 TTL_SECONDS = 0.5
 MAX_ENTRIES = 10_000
+K = TypeVar("K")
+V = TypeVar("V")
 
 
 class ArticleReads(Protocol):
@@ -43,3 +46,27 @@ class CachedReads:
 
     async def get_by_slug(self, slug: str) -> StoredArticle | None:
         return await self.repository.get_by_slug(slug)
+
+
+class ShortLived(Generic[K, V]):
+    """Values computed at most once per `ttl_s` per key, for lists that many requests share
+    (an article page's lists): the same half second as the articles, so nothing shown is
+    more than that behind what Redis says."""
+
+    def __init__(self, *, ttl_s: float = TTL_SECONDS, max_entries: int = MAX_ENTRIES) -> None:
+        self.ttl_s = ttl_s
+        self.max_entries = max_entries
+        self._entries: dict[K, tuple[float, V]] = {}
+
+    async def get(self, key: K, compute: Callable[[], Awaitable[V]]) -> V:
+        now = time.monotonic()
+        hit = self._entries.get(key)
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        value = await compute()
+        if len(self._entries) >= self.max_entries:
+            self._entries = {k: v for k, v in self._entries.items() if v[0] > now}
+            if len(self._entries) >= self.max_entries:
+                self._entries.clear()
+        self._entries[key] = (now + self.ttl_s, value)
+        return value

@@ -108,7 +108,10 @@ Limit = Annotated[int, Query(ge=1, le=50)]
 async def get_related(article_id: str, request: Request, limit: Limit = DEFAULT_LIMIT) -> Response:
     article = _found(await _repository(request).get(article_id), f"with id {article_id!r}")
     state = request.app.state
-    items = await related_teasers(state.related, state.listings, article, limit=limit)
+    items = await state.page_lists.get(
+        ("related", article.article_id, article.version, limit),
+        lambda: related_teasers(state.related, state.listings, article, limit=limit),
+    )
     return _teasers_response(request, "related", article, items)
 
 
@@ -122,7 +125,10 @@ async def get_related(article_id: str, request: Request, limit: Limit = DEFAULT_
 async def get_more_like_this(article_id: str, request: Request, limit: Limit = DEFAULT_LIMIT) -> Response:
     article = _found(await _repository(request).get(article_id), f"with id {article_id!r}")
     state = request.app.state
-    items = await more_like_this_teasers(state.listings, state.popularity, article, limit=limit)
+    items = await state.page_lists.get(
+        ("more-like-this", article.article_id, article.version, limit),
+        lambda: more_like_this_teasers(state.listings, state.popularity, article, limit=limit),
+    )
     return _teasers_response(request, "more-like-this", article, items)
 
 
@@ -150,11 +156,11 @@ async def get_page(article_id: str, request: Request) -> Response:
         more_like_this=like_this,
         related=similar,
     )
-    lists = [f"{t.article_id}:{t.version}" for t in (*page.popular, *page.more_like_this, *page.related)]
+    shown = [f"{t.article_id}:{t.version}" for t in (*page.popular, *page.more_like_this, *page.related)]
     return conditional(
         request,
         page,
-        etag=etag_of("page", article.article_id, article.version, article.published_at.isoformat(), *lists),
+        etag=etag_of("page", article.article_id, article.version, article.published_at.isoformat(), *shown),
         last_modified=article.published_at,
         cache_control=LIST_CACHE,
     )
