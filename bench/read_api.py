@@ -4,10 +4,13 @@ beside the raw MongoDB and Redis operation rates measured in the same run.
     .venv/bin/python bench/read_api.py [--articles 500] [--rates 250,500,1000] [--seconds 10] [--runs 3]
 
 Starts its own publication process (one worker, its own database) against the local stack
-(`make up`), stores `--articles` sample articles through the service's own adapters, then
-drives `GET /v1/pages/{id}` over random articles at each fixed rate with vegeta (an
-open-loop load generator, built from the Go module proxy into .cache/tools/bin on first
-use) and prints p50/p99 latency and the rate achieved; medians over the runs."""
+(`make up`), stores `--articles` articles through the service's own adapters (corpus
+articles through enrichment's pipeline when `--corpus` is given, else the samples), with
+their Related lists computed by publication's RelatedIndex, then drives each route over
+random articles at each fixed rate with vegeta (an open-loop load generator, built from the
+Go module proxy into .cache/tools/bin on first use) and prints p50/p99 latency and the rate
+achieved; medians over the runs. Routes: `GET /v1/pages/{id}` (target p99 10 ms at
+1,000/s), `/v1/articles/{id}/related` and `/more-like-this` (target p99 5 ms)."""
 
 import argparse
 import asyncio
@@ -27,12 +30,16 @@ from pathlib import Path
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from newsflow_contracts.events import ArticleContent, ArticleEnriched, Enrichment
+from newsflow_contracts.events import ArticleContent, ArticleEnriched
 from newsflow_contracts.topics import ARTICLE_ENRICHED, ARTICLE_RETRACTED
+from newsflow_enrichment.domain import build_enrichers
+from newsflow_enrichment.domain.pipeline import enrich
 from newsflow_publication.adapters.articles import MongoArticleRepository
 from newsflow_publication.adapters.listings import RedisListings
+from newsflow_publication.adapters.related import RedisRelated
 from newsflow_publication.domain.articles import publish
 from newsflow_publication.domain.listings import lists_of, teaser_of
+from newsflow_publication.domain.related import RelatedIndex
 from pymongo import AsyncMongoClient
 from redis.asyncio import Redis
 
@@ -77,22 +84,37 @@ async def group_at_end(group: str) -> None:
         await consumer.stop()
 
 
-async def seed(database: str, count: int) -> list[str]:
+def articles_to_seed(corpus: Path | None, count: int) -> list[tuple[str, str, str | None]]:
+    """(headline, body HTML, section) of `count` articles."""
+    if corpus is not None:
+        docs = [json.loads(line) for line in corpus.read_text().splitlines() if line][:count]
+        return [
+            (d["title"], "".join(f"<p>{p.strip()}</p>" for p in d["body"].split("\n\n") if p.strip()), None)
+            for d in docs
+        ]
     samples = [
         json.loads(line) for line in (ROOT / "samples/articles.jsonl").read_text().splitlines() if line
     ]
+    return [
+        (f"{s['headline']} ({n})", s["body_html"], s.get("section"))
+        for n, s in ((n, samples[n % len(samples)]) for n in range(count))
+    ]
+
+
+async def seed(database: str, related_prefix: str, corpus: Path | None, count: int) -> list[str]:
     mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(MONGO, tz_aware=True)
     redis = Redis.from_url(REDIS)
     repository, listings = MongoArticleRepository(mongo, database), RedisListings(redis)
     await repository.create_indexes()
+    enrichers, index = build_enrichers(), RelatedIndex()
+    sections = ["politics", "business", "sport", "technology", "culture", "science"]
     now, ids = datetime.now(UTC), []
-    for n in range(count):
-        sample = samples[n % len(samples)]
+    for n, (headline, body, section) in enumerate(articles_to_seed(corpus, count)):
         article_id = str(uuid.uuid4())
         content = ArticleContent(
-            headline=f"{sample['headline']} ({n})",
-            body_html=sample["body_html"],
-            section=sample.get("section"),
+            headline=headline,
+            body_html=body,
+            section=section or sections[n % len(sections)],
             first_created=now,
             updated=now,
         )
@@ -104,12 +126,16 @@ async def seed(database: str, count: int) -> list[str]:
             slug=f"bench-{article_id}",
             accepted_at=now,
             content=content,
-            enrichment=Enrichment(word_count=400, reading_time_minutes=2),
+            enrichment=enrich(content, enrichers),
         )
         article = publish(enriched, now=now)
         await repository.save(article)
         await listings.put(teaser_of(article), lists_of(article))
+        if article.enrichment.signature:
+            index.load(article_id, {t.term: t.weight for t in article.enrichment.signature.terms})
         ids.append(article_id)
+    index.rebuild()
+    await RedisRelated(redis, prefix=related_prefix).replace({a: index.related_of(a) for a in ids})
     await redis.aclose()
     await mongo.close()
     return ids
@@ -141,10 +167,17 @@ async def raw_rates(database: str, ids: list[str], seconds: float = 3.0) -> dict
     return rates
 
 
-def attack(url: str, ids: list[str], rate: int, seconds: int) -> dict[str, float]:
+ROUTES = {
+    "page": "/v1/pages/{id}",
+    "related": "/v1/articles/{id}/related",
+    "more-like-this": "/v1/articles/{id}/more-like-this",
+}
+
+
+def attack(url: str, route: str, ids: list[str], rate: int, seconds: int) -> dict[str, float]:
     with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as targets:
         for article_id in random.sample(ids, len(ids)):
-            targets.write(f"GET {url}/v1/pages/{article_id}\n\n")
+            targets.write(f"GET {url}{ROUTES[route].format(id=article_id)}\n\n")
     attacked = subprocess.run(
         [
             str(vegeta()),
@@ -179,15 +212,22 @@ def main() -> int:
     parser.add_argument("--rates", default="250,500,1000")
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--corpus", type=Path, help="JSON lines with title and body, e.g. the BBC corpus")
+    parser.add_argument("--routes", default="page,related,more-like-this")
     args = parser.parse_args()
+    routes = args.routes.split(",")
     vegeta()
 
     run = uuid.uuid4().hex[:8]
     port, database, group = free_port(), f"bench_{run}_publication", f"bench-{run}-publication"
     env = {**os.environ, "NEWSFLOW_PUBLICATION_PORT": str(port), "NEWSFLOW_PUBLICATION_DB": database}
     env["NEWSFLOW_PUBLICATION_GROUP"] = group
+    related_prefix = env["NEWSFLOW_RELATED_PREFIX"] = f"bench:{run}:related"
+    env["NEWSFLOW_RELATED_START"] = "end"  # the bench wrote the lists; the indexer adds nothing
     asyncio.run(group_at_end(group))
-    ids = asyncio.run(seed(database, args.articles))
+    started = time.perf_counter()
+    ids = asyncio.run(seed(database, related_prefix, args.corpus, args.articles))
+    print(f"seeded {len(ids)} articles with their Related lists in {time.perf_counter() - started:.0f} s")
     log = open(ROOT / ".run" / "logs" / f"bench-publication-{port}.log", "ab")  # noqa: SIM115
     proc = subprocess.Popen(
         [str(ROOT / ".venv/bin/newsflow-publication"), "serve"],
@@ -203,30 +243,34 @@ def main() -> int:
                 raise SystemExit(f"publication did not start; see {log.name}")
             time.sleep(0.1)
         url = f"http://127.0.0.1:{port}"
-        attack(url, ids, 100, 2)  # warm up
-        results: dict[int, list[dict[str, float]]] = {}
+        for route in routes:
+            attack(url, route, ids, 100, 2)  # warm up
+        results: dict[tuple[str, int], list[dict[str, float]]] = {}
         raws: list[dict[str, float]] = []
         for number in range(args.runs):
             raws.append(asyncio.run(raw_rates(database, ids)))
-            for rate in map(int, args.rates.split(",")):
-                row = attack(url, ids, rate, args.seconds)
-                results.setdefault(rate, []).append(row)
-                print(
-                    f"run {number + 1} @ {rate}/s: p50 {row['p50_ms']:.1f} ms, p99 {row['p99_ms']:.1f} ms, "
-                    f"achieved {row['achieved_per_s']:.0f}/s, success {row['success']:.1%}"
-                )
+            for route in routes:
+                for rate in map(int, args.rates.split(",")):
+                    row = attack(url, route, ids, rate, args.seconds)
+                    results.setdefault((route, rate), []).append(row)
+                    print(
+                        f"run {number + 1} {route} @ {rate}/s: p50 {row['p50_ms']:.1f} ms, "
+                        f"p99 {row['p99_ms']:.1f} ms, achieved {row['achieved_per_s']:.0f}/s, "
+                        f"success {row['success']:.1%}"
+                    )
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=30)
     raw = {name: statistics.median(r[name] for r in raws) for name in raws[0]}
     print("raw, same run (16 concurrent): " + ", ".join(f"{name} {value:.0f}" for name, value in raw.items()))
-    for rate, rows in results.items():
+    for (route, rate), rows in results.items():
         p50, p99 = (statistics.median(r[k] for r in rows) for k in ("p50_ms", "p99_ms"))
         achieved = statistics.median(r["achieved_per_s"] for r in rows)
         ratio = achieved / raw["mongo find by _id /s"]
         print(
-            f"median @ {rate}/s: GET /v1/pages p50 {p50:.1f} ms, p99 {p99:.1f} ms, achieved {achieved:.0f}/s "
-            f"({ratio:.2f} of the raw find-by-_id rate; one worker, {args.articles} articles)"
+            f"median {route} @ {rate}/s: GET {ROUTES[route]} p50 {p50:.1f} ms, p99 {p99:.1f} ms, "
+            f"achieved {achieved:.0f}/s ({ratio:.2f} of the raw find-by-_id rate; one worker, "
+            f"{len(ids)} articles)"
         )
     return 0
 

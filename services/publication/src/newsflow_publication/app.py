@@ -19,7 +19,7 @@ from .adapters.deliveries import MongoDeliveryStore
 from .adapters.keys import MongoKeyStore
 from .adapters.listings import Listings
 from .adapters.popularity import RedisPopularity
-from .adapters.read_cache import CachedReads, ShortLived
+from .adapters.read_cache import CachedListings, CachedReads, ShortLived
 from .adapters.related import RedisRelated
 from .adapters.subscriptions import MongoSubscriptionStore
 from .entrypoints import (
@@ -104,7 +104,7 @@ def create_app(
     app.state.broker = broker
     app.state.articles = repository
     app.state.reads = CachedReads(repository)
-    app.state.listings = listings
+    app.state.listings = CachedListings(listings)
     install_problem_handlers(app, unavailable=(PyMongoError, RedisError))
     app.state.settings = settings
     app.include_router(http.router)

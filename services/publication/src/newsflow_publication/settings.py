@@ -85,6 +85,11 @@ class Settings(KafkaSettings):
             "leave it and the lists."
         ),
     )
+    related_refresh_per_s: float = Field(
+        default=5.0,
+        gt=0,
+        description="Related lists recomputed a second at most, in the background (each takes a few ms).",
+    )
     related_start: Literal["start", "end"] = Field(
         default="start",
         description="Where the Related indexer starts reading the published topic: its start, or its end.",

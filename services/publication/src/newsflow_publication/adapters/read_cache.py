@@ -8,7 +8,9 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Generic, Protocol, TypeVar
 
+from ..domain.listings import Teaser
 from .articles import ArticleRepository, StoredArticle
+from .listings import Listings
 
 TTL_SECONDS = 0.5
 MAX_ENTRIES = 10_000
@@ -70,3 +72,31 @@ class ShortLived(Generic[K, V]):
                 self._entries.clear()
         self._entries[key] = (now + self.ttl_s, value)
         return value
+
+
+class CachedListings:
+    """The lists for the read API: a list's first page (the newest articles: every section
+    front, every More like this of the section) shared for half a second; everything else
+    goes to the lists as it is."""
+
+    def __init__(self, listings: Listings, *, ttl_s: float = TTL_SECONDS) -> None:
+        self.listings = listings
+        self.first_pages: ShortLived[tuple[str, int], tuple[list[Teaser], str | None]] = ShortLived(
+            ttl_s=ttl_s
+        )
+
+    async def put(self, teaser: Teaser, lists: list[str]) -> None:
+        await self.listings.put(teaser, lists)
+
+    async def remove(self, article_id: str) -> None:
+        await self.listings.remove(article_id)
+
+    async def page(self, lst: str, *, cursor: str | None, limit: int) -> tuple[list[Teaser], str | None]:
+        if cursor is not None:
+            return await self.listings.page(lst, cursor=cursor, limit=limit)
+        return await self.first_pages.get(
+            (lst, limit), lambda: self.listings.page(lst, cursor=None, limit=limit)
+        )
+
+    async def teasers(self, article_ids: list[str]) -> list[Teaser]:
+        return await self.listings.teasers(article_ids)

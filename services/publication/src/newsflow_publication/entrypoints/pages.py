@@ -143,12 +143,22 @@ async def get_more_like_this(article_id: str, request: Request, limit: Limit = D
 async def get_page(article_id: str, request: Request) -> Response:
     article = _found(await _repository(request).get(article_id), f"with id {article_id!r}")
     state = request.app.state
+    lists = state.page_lists
     popular, like_this, similar = await asyncio.gather(
-        popular_teasers(
-            state.popularity, state.listings, PAGE_POPULAR_WINDOW, "all", limit=DEFAULT_LIMIT + 1
+        lists.get(
+            ("popular", PAGE_POPULAR_WINDOW, DEFAULT_LIMIT + 1),
+            lambda: popular_teasers(
+                state.popularity, state.listings, PAGE_POPULAR_WINDOW, "all", limit=DEFAULT_LIMIT + 1
+            ),
         ),
-        more_like_this_teasers(state.listings, state.popularity, article),
-        related_teasers(state.related, state.listings, article),
+        lists.get(
+            ("more-like-this", article.article_id, article.version, DEFAULT_LIMIT),
+            lambda: more_like_this_teasers(state.listings, state.popularity, article),
+        ),
+        lists.get(
+            ("related", article.article_id, article.version, DEFAULT_LIMIT),
+            lambda: related_teasers(state.related, state.listings, article),
+        ),
     )
     page = Page(
         article=article,

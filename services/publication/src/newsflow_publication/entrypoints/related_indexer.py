@@ -7,15 +7,16 @@ index in memory and rewrites every list, and no other replay is needed.
 
 Then it follows the topic. A new or changed article gets its own list at once and is
 offered to the lists of the articles it is most related to (the measure is symmetric), so
-it shows on their pages within a second; those partners' whole lists are recomputed soon
-after, a few at a time between records. A retracted article loses its list and leaves its
-partners' lists (the API already stops showing it, since its teaser is gone). When the
-collection has grown by `REBUILD_GROWTH` since the last full rebuild, every row is
-recomputed with today's IDF and every list after it.
+it shows on their pages within a second; those partners' whole lists are recomputed later,
+oldest first, at `NEWSFLOW_RELATED_REFRESH_PER_S` lists a second at most. A retracted article
+loses its list and leaves its partners' lists (the API already stops showing it, since its
+teaser is gone). When the collection has doubled since the last rebuild, every row is
+recomputed with today's IDF, and every list waits for its refresh.
 
-The work is CPU-bound and runs in the serving process, a slice at a time so the read API
-keeps answering; in a deployment one process needs to run it (`NEWSFLOW_RELATED_ENABLED`),
-any more compute the same lists."""
+The work is CPU-bound and runs in the serving process, a slice at a time; the background
+part takes at most a quarter of the time (`CPU_SHARE`). In a
+deployment one process needs to run it (`NEWSFLOW_RELATED_ENABLED`); any more compute the
+same lists."""
 
 import asyncio
 import contextlib
@@ -38,9 +39,22 @@ log = logging.getLogger("newsflow.publication.related")
 
 SCHEME = "logtf"
 """The enrichment signature scheme the index compares; other schemes are left out."""
-REBUILD_GROWTH = 0.1
-SLICE_S = 0.05
-"""Longest the indexer computes before letting the event loop serve requests."""
+REBUILD_GROWTH = 1.0
+"""A rebuild when the collection has grown by this share since the last one: doubling keeps
+the total work of rebuilds below twice that of the last one."""
+SLICE_S = 0.02
+"""Longest the indexer computes before letting the event loop serve requests and records."""
+CPU_SHARE = 0.25
+"""After each piece of background work (refreshing lists, rebuilding rows) the indexer rests
+three times as long as it took, so that work never takes more than a quarter of the process
+from the consumers and the read API. New records are indexed at once: that is what makes a
+new article show within a second."""
+POLL_MS = 200
+STOP_S = 5.0
+
+
+async def rest(worked_s: float) -> None:
+    await asyncio.sleep(worked_s * (1 - CPU_SHARE) / CPU_SHARE)
 
 
 def terms_of(value: bytes) -> tuple[str, dict[str, float] | None]:
@@ -61,8 +75,16 @@ def _header(record: ConsumerRecord[bytes, bytes], name: str) -> str | None:
 
 
 class RelatedIndexer:
-    def __init__(self, settings: Settings, store: RedisRelated, index: RelatedIndex | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        store: RedisRelated,
+        index: RelatedIndex | None = None,
+        stopping: asyncio.Event | None = None,
+    ) -> None:
         self.settings = settings
+        self.stopping = stopping or asyncio.Event()
+        self.refresh_allowance = 0.0
         self.store = store
         self.index = index or RelatedIndex()
         self.waiting: dict[str, None] = {}
@@ -122,13 +144,28 @@ class RelatedIndexer:
         for partner in partners:
             self.waiting[partner] = None
 
+    async def handle(self, record: ConsumerRecord[bytes, bytes]) -> None:
+        change = self.apply(record)
+        if change is not None:
+            action, article_id = change
+            if action == "added":
+                await self.publish_new(article_id)
+            else:
+                await self.forget(article_id)
+        for oldest in self.oldest_beyond_capacity():
+            await self.forget(oldest)
+
     # background work, a slice at a time
 
-    async def refresh_some(self, budget_s: float = SLICE_S) -> None:
-        """Recompute the oldest waiting lists for at most `budget_s`."""
-        deadline = time.monotonic() + budget_s
+    async def refresh_some(self, elapsed_s: float) -> None:
+        """Recompute the oldest waiting lists: `related_refresh_per_s` of them a second at
+        most, and no more than a slice of time at once."""
+        rate = self.settings.related_refresh_per_s
+        self.refresh_allowance = min(self.refresh_allowance + elapsed_s * rate, rate)
+        deadline = time.monotonic() + SLICE_S
         lists: dict[str, dict[str, float]] = {}
-        while self.waiting and time.monotonic() < deadline:
+        while self.waiting and self.refresh_allowance >= 1 and time.monotonic() < deadline:
+            self.refresh_allowance -= 1
             article_id = next(iter(self.waiting))
             del self.waiting[article_id]
             if article_id in self.index:
@@ -142,9 +179,11 @@ class RelatedIndexer:
         self.index.refresh_vectors()
         slice_end = time.monotonic() + SLICE_S
         for article_id in list(self.index.articles):
+            if self.stopping.is_set():
+                return
             self.index.reindex(article_id)
             if time.monotonic() > slice_end:
-                await asyncio.sleep(0)
+                await rest(SLICE_S)
                 slice_end = time.monotonic() + SLICE_S
         self.waiting.update(dict.fromkeys(self.index.articles))
         self.size_at_rebuild = len(self.index)
@@ -164,31 +203,30 @@ class RelatedIndexer:
     async def run(self, consumer: AIOKafkaConsumer) -> None:
         await self._catch_up(consumer)
         await self.rebuild()
-        while True:
-            batch = await consumer.getmany(timeout_ms=0 if self.waiting else 500, max_records=200)
+        last = time.monotonic()
+        while not self.stopping.is_set():
+            batch = await consumer.getmany(timeout_ms=POLL_MS, max_records=100)
             for record in (r for records in batch.values() for r in records):
-                change = self.apply(record)
-                if change is None:
-                    continue
-                action, article_id = change
-                if action == "added":
-                    await self.publish_new(article_id)
-                else:
-                    await self.forget(article_id)
-                for oldest in self.oldest_beyond_capacity():
-                    await self.forget(oldest)
+                if self.stopping.is_set():
+                    return
+                await self.handle(record)
+                await asyncio.sleep(0)
             if self.due_for_rebuild():
                 await self.rebuild()
-            await self.refresh_some()
+            now = time.monotonic()
+            await self.refresh_some(now - last)
+            last = now
+            await rest(time.monotonic() - now)
             await self.report()
-            await asyncio.sleep(0)
 
     async def _catch_up(self, consumer: AIOKafkaConsumer) -> None:
         """Index what the topic holds now, without writing lists (the rebuild writes them)."""
         partitions = [TopicPartition(ARTICLE_PUBLISHED.name, p) for p in range(ARTICLE_PUBLISHED.partitions)]
         ends = await consumer.end_offsets(partitions)
         started = time.monotonic()
-        while [tp for tp, end in ends.items() if await consumer.position(tp) < end]:
+        while not self.stopping.is_set() and [
+            tp for tp, end in ends.items() if await consumer.position(tp) < end
+        ]:
             batch = await consumer.getmany(timeout_ms=500, max_records=500)
             for record in (r for records in batch.values() for r in records):
                 change = self.apply(record, rows=False)
@@ -223,25 +261,28 @@ async def _assign(consumer: AIOKafkaConsumer, settings: Settings) -> None:
 @contextlib.asynccontextmanager
 async def running(settings: Settings, store: RedisRelated, *, enabled: bool) -> AsyncIterator[None]:
     """Run the indexer in the background for the duration of the block; it starts over
-    after an error (Kafka or Redis away), from the topic's start."""
+    after an error (Kafka or Redis away), from the topic's start. At the end it is asked to
+    stop, between two slices of work, and cancelled if it has not within `STOP_S`."""
     if not enabled:
         yield
         return
+    stopping = asyncio.Event()
 
     async def forever() -> None:
-        while True:
+        while not stopping.is_set():
             consumer = _consumer(settings)
             try:
                 await consumer.start()
                 await _assign(consumer, settings)
-                await RelatedIndexer(settings, store).run(consumer)
+                await RelatedIndexer(settings, store, stopping=stopping).run(consumer)
             except asyncio.CancelledError:
                 raise
             except Exception as error:
                 log.warning(
                     "related: indexer stopped (%s: %s); starting over in 5 s", type(error).__name__, error
                 )
-                await asyncio.sleep(5)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stopping.wait(), timeout=5)
             finally:
                 await consumer.stop()
 
@@ -249,6 +290,9 @@ async def running(settings: Settings, store: RedisRelated, *, enabled: bool) -> 
     try:
         yield
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        stopping.set()
+        done, _ = await asyncio.wait({task}, timeout=STOP_S)
+        if not done:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
