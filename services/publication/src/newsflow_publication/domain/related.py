@@ -49,6 +49,9 @@ class _Article:
     row: Row = field(default_factory=dict)
     row_sumsq: float = 0.0
     """Sum of the squares of the row's similarities, kept with the row."""
+    weakest: list[tuple[float, str]] = field(default_factory=list)
+    """Min-heap of the row's (similarity, member); entries no longer in the row are skipped
+    when they come up."""
     same_story: set[str] = field(default_factory=set)
 
 
@@ -119,6 +122,8 @@ class RelatedIndex:
             self.holders[member][article_id] = similarity
         article.row = row
         article.row_sumsq = sum(s * s for s in row.values())
+        article.weakest = [(similarity, member) for member, similarity in row.items()]
+        heapq.heapify(article.weakest)
 
     def _offer(self, article_id: str, candidate: str, similarity: float) -> None:
         """Put `candidate` into the article's row if it is among its nearest."""
@@ -126,13 +131,18 @@ class RelatedIndex:
         article = self.articles[article_id]
         row = article.row
         if len(row) >= self.neighbours:
-            weakest = min(row, key=lambda member: (row[member], member))
-            if similarity <= row[weakest]:
+            weakest = article.weakest
+            while weakest and row.get(weakest[0][1]) != weakest[0][0]:
+                heapq.heappop(weakest)  # left the row meanwhile
+            if weakest and similarity <= weakest[0][0]:
                 return
-            article.row_sumsq -= row.pop(weakest) ** 2
-            self.holders[weakest].pop(article_id, None)
+            if weakest:
+                _, member = heapq.heappop(weakest)
+                article.row_sumsq -= row.pop(member) ** 2
+                self.holders[member].pop(article_id, None)
         row[candidate] = similarity
         article.row_sumsq += similarity * similarity
+        heapq.heappush(article.weakest, (similarity, candidate))
         self.holders[candidate][article_id] = similarity
 
     def _index_row(self, article_id: str) -> None:
