@@ -224,6 +224,8 @@ def main() -> int:
     env["NEWSFLOW_PUBLICATION_GROUP"] = group
     related_prefix = env["NEWSFLOW_RELATED_PREFIX"] = f"bench:{run}:related"
     env["NEWSFLOW_RELATED_START"] = "end"  # the bench wrote the lists; the indexer adds nothing
+    # the read path alone: no page views to count, no webhooks to send in this process
+    env["NEWSFLOW_POPULAR_ENABLED"] = env["NEWSFLOW_WEBHOOKS_ENABLED"] = "false"
     asyncio.run(group_at_end(group))
     started = time.perf_counter()
     ids = asyncio.run(seed(database, related_prefix, args.corpus, args.articles))
@@ -260,7 +262,11 @@ def main() -> int:
                     )
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=30)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)  # still answering a backlog of requests
+            proc.wait()
     raw = {name: statistics.median(r[name] for r in raws) for name in raws[0]}
     print("raw, same run (16 concurrent): " + ", ".join(f"{name} {value:.0f}" for name, value in raw.items()))
     for (route, rate), rows in results.items():

@@ -11,7 +11,10 @@ atomically, and it pushes down only `_id` filters (anything else scans the
 collection), so every read and write here goes by `_id`.
 
 A retracted article keeps its id, slug and version with a `retracted` record and no
-content; a takedown also erases the content of its earlier versions."""
+content; a takedown also erases the content of its earlier versions.
+
+The enrichment signature is not kept: it is a few hundred terms for machines (Related), which
+read it from the topics; the read model and the read API are lighter without it."""
 
 import contextlib
 from typing import Any, Protocol
@@ -39,6 +42,7 @@ def _document(state: StoredArticle) -> dict[str, Any]:
         return {"version": state.version, "slug": state.slug, RETRACTED: state.model_dump(mode="json")}
     doc = state.model_dump(mode="json", by_alias=True, exclude_none=True)
     del doc["article_id"]
+    doc["enrichment"].pop("signature", None)
     return doc
 
 

@@ -13,6 +13,8 @@ from .articles import ArticleRepository, StoredArticle
 from .listings import Listings
 
 TTL_SECONDS = 0.5
+LIST_TTL_SECONDS = 0.3
+"""Lists are shared for less: the indexer and the consumer need part of the second too."""
 MAX_ENTRIES = 10_000
 K = TypeVar("K")
 V = TypeVar("V")
@@ -52,10 +54,9 @@ class CachedReads:
 
 class ShortLived(Generic[K, V]):
     """Values computed at most once per `ttl_s` per key, for lists that many requests share
-    (an article page's lists): the same half second as the articles, so nothing shown is
-    more than that behind what Redis says."""
+    (an article page's lists), so that nothing shown is more than that behind Redis."""
 
-    def __init__(self, *, ttl_s: float = TTL_SECONDS, max_entries: int = MAX_ENTRIES) -> None:
+    def __init__(self, *, ttl_s: float = LIST_TTL_SECONDS, max_entries: int = MAX_ENTRIES) -> None:
         self.ttl_s = ttl_s
         self.max_entries = max_entries
         self._entries: dict[K, tuple[float, V]] = {}
@@ -76,10 +77,10 @@ class ShortLived(Generic[K, V]):
 
 class CachedListings:
     """The lists for the read API: a list's first page (the newest articles: every section
-    front, every More like this of the section) shared for half a second; everything else
-    goes to the lists as it is."""
+    front, every More like this of the section) shared for `LIST_TTL_SECONDS`; everything
+    else goes to the lists as it is."""
 
-    def __init__(self, listings: Listings, *, ttl_s: float = TTL_SECONDS) -> None:
+    def __init__(self, listings: Listings, *, ttl_s: float = LIST_TTL_SECONDS) -> None:
         self.listings = listings
         self.first_pages: ShortLived[tuple[str, int], tuple[list[Teaser], str | None]] = ShortLived(
             ttl_s=ttl_s

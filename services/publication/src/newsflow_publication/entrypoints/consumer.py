@@ -45,6 +45,8 @@ async def store_enriched(
     stored = await articles.save(publish(event, now=now))
     if stored.version != event.version or not isinstance(stored, ArticlePublished):
         return None  # a newer version or a retraction is there already: this one is stale
+    # the read model keeps no signature; what goes on the published topic has the event's
+    stored = stored.model_copy(update={"enrichment": event.enrichment})
     await listings.put(teaser_of(stored), lists_of(stored))
     return stored
 

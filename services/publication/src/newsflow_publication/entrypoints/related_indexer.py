@@ -114,7 +114,7 @@ class RelatedIndexer:
             )
             return None
         if not terms:
-            return ("removed", article_id) if article_id in self.index else None
+            return None  # no signature to compare (an enricher failed, or an older scheme)
         if rows:
             self.index.add(article_id, terms)
         else:
