@@ -226,6 +226,7 @@ def main() -> int:
     env["NEWSFLOW_RELATED_START"] = "end"  # the bench wrote the lists; the indexer adds nothing
     # the read path alone: no page views to count, no webhooks to send in this process
     env["NEWSFLOW_POPULAR_ENABLED"] = env["NEWSFLOW_WEBHOOKS_ENABLED"] = "false"
+    env["NEWSFLOW_POPULAR_PREFIX"] = f"bench:{run}:pop"  # Popular of these articles, not of earlier runs
     asyncio.run(group_at_end(group))
     started = time.perf_counter()
     ids = asyncio.run(seed(database, related_prefix, args.corpus, args.articles))
