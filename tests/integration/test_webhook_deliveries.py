@@ -169,7 +169,12 @@ async def test_signed_deliveries_retries_with_growing_waits_dead_letters_and_red
     gaps = [b.at - a.at for a, b in itertools.pairwise(flaky_attempts)]
     assert 0.3 <= gaps[0] < gaps[1] and gaps[1] >= 0.6, gaps
     assert flaky_attempts[-1].payload["data"] == {"article_id": "article-1", "version": 1}
+    # the worker records the outcome after the receiver has answered: wait for the record
+    deadline = time.monotonic() + 10
     delivered = await w.deliveries.get(f"{flaky.id}:{message_id}")
+    while delivered is not None and delivered.state == "pending" and time.monotonic() < deadline:
+        await asyncio.sleep(0.02)
+        delivered = await w.deliveries.get(f"{flaky.id}:{message_id}")
     assert delivered is not None and delivered.state == "delivered" and delivered.attempts == 3
 
     dead_id = f"{broken.id}:{message_id}"
