@@ -22,7 +22,7 @@ from newsflow_ingest.domain.articles import article_id_for
 
 from tests.support.accounting import by_event_id, by_source_position
 from tests.support.polling import wait_for_status
-from tests.support.processes import LOGS, Services
+from tests.support.processes import LOGS, Services, running_services
 from tests.support.stack import end_offsets, produce, records_since, unique
 from tests.support.xss import VECTORS, executable_parts, text_with_markup
 
@@ -33,14 +33,8 @@ SAMPLES = [json.loads(line) for line in (ROOT / "samples/articles.jsonl").read_t
 
 @pytest.fixture(scope="module")
 async def services() -> AsyncIterator[Services]:
-    running = Services.isolated()
-    await running.groups_at_end()
-    try:
-        for name in ("ingest", "enrichment", "publication"):
-            running.start(name)
+    async with running_services() as running:
         yield running
-    finally:
-        running.stop_all()
 
 
 async def test_twenty_articles_from_post_to_readable(services: Services) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support.processes import Services
+from tests.support.processes import Services, running_services
 from tests.support.stack import unique
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -24,14 +24,8 @@ LIVE_S = 1.0
 
 @pytest.fixture(scope="module")
 async def services() -> AsyncIterator[Services]:
-    running = Services.isolated()
-    await running.groups_at_end()
-    try:
-        for name in ("ingest", "enrichment", "publication"):
-            running.start(name)
+    async with running_services() as running:
         yield running
-    finally:
-        running.stop_all()
 
 
 class Newsroom:
@@ -106,10 +100,11 @@ async def test_related_ranks_the_same_story_above_unrelated_ones_and_never_the_a
         await asyncio.sleep(0.1)
     assert related, "no related articles"
     assert ferries not in related
-    assert set(related) <= set(newsroom.ids.values())
+    # other runs may publish on the shared topics meanwhile: judge the order of this run's articles
+    ours = [a for a in related if a in set(newsroom.ids.values())]
     apprentices, novelist = newsroom.ids["demo-007"], newsroom.ids["demo-020"]
-    assert apprentices in related[:3]
-    assert novelist not in related or related.index(apprentices) < related.index(novelist)
+    assert apprentices in ours[:3]
+    assert novelist not in ours or ours.index(apprentices) < ours.index(novelist)
 
 
 async def test_a_copy_of_the_story_is_not_related_to_it(newsroom: Newsroom) -> None:

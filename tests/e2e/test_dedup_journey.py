@@ -15,7 +15,7 @@ from newsflow_contracts.topics import (
     ARTICLE_PUBLISHED,
 )
 
-from tests.support.processes import Services
+from tests.support.processes import Services, running_services
 from tests.support.stack import end_offsets, records_since, unique
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -29,15 +29,8 @@ COPIES = [
 
 @pytest.fixture(scope="module")
 async def services() -> AsyncIterator[Services]:
-    running = Services.isolated()
-    running.env["NEWSFLOW_DEDUP_ENABLED"] = "true"
-    await running.groups_at_end()
-    try:
-        for name in ("ingest", "enrichment", "publication"):
-            running.start(name)
+    async with running_services(NEWSFLOW_DEDUP_ENABLED="true") as running:
         yield running
-    finally:
-        running.stop_all()
 
 
 async def test_copies_from_another_source_are_recorded_as_duplicates_and_not_published(

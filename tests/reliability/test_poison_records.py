@@ -11,7 +11,7 @@ from newsflow_contracts.events import ArticleContent, ArticleEnriched, ArticleIn
 from newsflow_contracts.topics import ARTICLE_ENRICHED, ARTICLE_INGESTED, Topic
 
 from tests.support.accounting import by_source_position, dead_letter_offsets, wait_for_read_model
-from tests.support.processes import Services
+from tests.support.processes import Services, running_services
 from tests.support.stack import produce, records_since, unique
 
 NOW = datetime.now(UTC)
@@ -19,14 +19,8 @@ NOW = datetime.now(UTC)
 
 @pytest.fixture(scope="module")
 async def services() -> AsyncIterator[Services]:
-    running = Services.isolated()
-    await running.groups_at_end()
-    try:
-        running.start("enrichment")
-        running.start("publication")
+    async with running_services("enrichment", "publication") as running:
         yield running
-    finally:
-        running.stop_all()
 
 
 def good_event(topic: Topic, article_id: str) -> Event:

@@ -1,11 +1,13 @@
 """Run the three services as real processes, isolated by port, database and consumer group."""
 
+import contextlib
 import ctypes
 import os
 import signal
 import socket
 import subprocess
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -117,3 +119,20 @@ class Services:
             text=True,
         ).stdout
         return next(line.split()[1] for line in out.splitlines() if line.startswith("key:"))
+
+
+ALL_SERVICES = ("ingest", "enrichment", "publication")
+
+
+@contextlib.asynccontextmanager
+async def running_services(*names: str, **env: str) -> AsyncIterator[Services]:
+    """Isolated services (all three unless named), with extra settings, stopped at the end."""
+    services = Services.isolated()
+    services.env.update(env)
+    await services.groups_at_end()
+    try:
+        for name in names or ALL_SERVICES:
+            services.start(name)
+        yield services
+    finally:
+        services.stop_all()

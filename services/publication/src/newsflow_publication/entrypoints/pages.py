@@ -6,7 +6,7 @@ article leaves them the moment publication removes its teaser."""
 import asyncio
 import time
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
 from newsflow_contracts.events import ArticlePublished
@@ -98,6 +98,32 @@ def _teasers_response(
 Limit = Annotated[int, Query(ge=1, le=50)]
 
 
+async def shared_related(state: Any, article: ArticlePublished, limit: int = DEFAULT_LIMIT) -> list[Teaser]:
+    """Related, computed once per `page_lists` period for every request of the article."""
+    return await state.page_lists.get(  # type: ignore[no-any-return]
+        ("related", article.article_id, article.version, limit),
+        lambda: related_teasers(state.related, state.listings, article, limit=limit),
+    )
+
+
+async def shared_more_like_this(
+    state: Any, article: ArticlePublished, limit: int = DEFAULT_LIMIT
+) -> list[Teaser]:
+    return await state.page_lists.get(  # type: ignore[no-any-return]
+        ("more-like-this", article.article_id, article.version, limit),
+        lambda: more_like_this_teasers(state.listings, state.popularity, article, limit=limit),
+    )
+
+
+async def shared_popular(state: Any) -> list[Teaser]:
+    return await state.page_lists.get(  # type: ignore[no-any-return]
+        ("popular", PAGE_POPULAR_WINDOW, DEFAULT_LIMIT + 1),
+        lambda: popular_teasers(
+            state.popularity, state.listings, PAGE_POPULAR_WINDOW, "all", limit=DEFAULT_LIMIT + 1
+        ),
+    )
+
+
 @router.get(
     "/articles/{article_id}/related",
     response_model=ArticleTeasers,
@@ -107,11 +133,7 @@ Limit = Annotated[int, Query(ge=1, le=50)]
 )
 async def get_related(article_id: str, request: Request, limit: Limit = DEFAULT_LIMIT) -> Response:
     article = _found(await _repository(request).get(article_id), f"with id {article_id!r}")
-    state = request.app.state
-    items = await state.page_lists.get(
-        ("related", article.article_id, article.version, limit),
-        lambda: related_teasers(state.related, state.listings, article, limit=limit),
-    )
+    items = await shared_related(request.app.state, article, limit)
     return _teasers_response(request, "related", article, items)
 
 
@@ -124,11 +146,7 @@ async def get_related(article_id: str, request: Request, limit: Limit = DEFAULT_
 )
 async def get_more_like_this(article_id: str, request: Request, limit: Limit = DEFAULT_LIMIT) -> Response:
     article = _found(await _repository(request).get(article_id), f"with id {article_id!r}")
-    state = request.app.state
-    items = await state.page_lists.get(
-        ("more-like-this", article.article_id, article.version, limit),
-        lambda: more_like_this_teasers(state.listings, state.popularity, article, limit=limit),
-    )
+    items = await shared_more_like_this(request.app.state, article, limit)
     return _teasers_response(request, "more-like-this", article, items)
 
 
@@ -143,22 +161,8 @@ async def get_more_like_this(article_id: str, request: Request, limit: Limit = D
 async def get_page(article_id: str, request: Request) -> Response:
     article = _found(await _repository(request).get(article_id), f"with id {article_id!r}")
     state = request.app.state
-    lists = state.page_lists
     popular, like_this, similar = await asyncio.gather(
-        lists.get(
-            ("popular", PAGE_POPULAR_WINDOW, DEFAULT_LIMIT + 1),
-            lambda: popular_teasers(
-                state.popularity, state.listings, PAGE_POPULAR_WINDOW, "all", limit=DEFAULT_LIMIT + 1
-            ),
-        ),
-        lists.get(
-            ("more-like-this", article.article_id, article.version, DEFAULT_LIMIT),
-            lambda: more_like_this_teasers(state.listings, state.popularity, article),
-        ),
-        lists.get(
-            ("related", article.article_id, article.version, DEFAULT_LIMIT),
-            lambda: related_teasers(state.related, state.listings, article),
-        ),
+        shared_popular(state), shared_more_like_this(state, article), shared_related(state, article)
     )
     page = Page(
         article=article,
