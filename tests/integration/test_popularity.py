@@ -1,8 +1,10 @@
 """Popular's pieces against the real Redis and Kafka: the counting script (exactly once by
-offset and by view id), the windows with decay and the teaser filter, and the beacon through
-a running publication process to the counters."""
+offset and by view id), the windows with decay and the teaser filter, and, through a running
+publication process, the beacon to the counters and the dead-lettering of records that are not
+page views."""
 
 import asyncio
+import json
 import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -18,7 +20,7 @@ from newsflow_publication.entrypoints.views import popular_teasers
 from redis.asyncio import Redis
 
 from tests.support.processes import Services
-from tests.support.stack import REDIS, commit_group_at_end, unique
+from tests.support.stack import REDIS, commit_group_at_end, end_offsets, produce, records_since, unique
 
 BROWSER = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36"
 GOOGLEBOT = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"
@@ -71,6 +73,65 @@ async def test_a_batch_read_again_or_a_view_resent_counts_once(store) -> None:  
     assert counts.views == {"1h": 3, "24h": 3, "7d": 3}
     assert counts.visitors == {"1h": 2, "24h": 2, "7d": 2}
     assert (await popularity.article_views(b, [WINDOWS["7d"]], now_s=now)).views == {"7d": 2}
+
+
+async def test_a_resent_view_counts_once_within_the_dedup_ttl_and_ids_are_kept_in_period_sets(store) -> None:  # type: ignore[no-untyped-def]
+    popularity, _, run = store
+    popularity.dedup_ttl_s = 100
+    t0 = (time.time() // 100) * 100 + 50  # halfway through a dedup period
+    a = f"{run}-a"
+
+    async def absorb(offset: int, view_id: str, now: float) -> tuple[int, int, int]:
+        done = await popularity.absorb("g", [View(0, offset, view_id, a, now, "x")], {}, now_s=now)
+        return done.counted, done.duplicates, done.replayed
+
+    assert await absorb(1, f"{run}-v", t0) == (1, 0, 0)
+    assert await absorb(2, f"{run}-v", t0 + 99) == (0, 1, 0)  # the next period still knows it
+    period = int(t0 // 100)
+    seen = f"{popularity.prefix}:seen-ids:{period}"
+    assert await popularity.redis.smembers(seen) == {f"{run}-v".encode()}
+    assert await popularity.redis.expiretime(seen) == (period + 2) * 100
+    assert await absorb(3, f"{run}-w", t0 + 150) == (1, 0, 0)  # two periods on
+    assert not await popularity.redis.exists(seen)  # no batch reads it any more: dropped
+    assert await absorb(4, f"{run}-v", t0 + 150) == (1, 0, 0)  # resent after 2 periods: counted again
+
+
+async def test_an_id_twice_in_a_batch_counts_once_and_stale_records_move_only_offsets(store) -> None:  # type: ignore[no-untyped-def]
+    popularity, _, run = store
+    now = time.time()
+    a = f"{run}-a"
+    batch = [
+        View(2, 5, f"{run}-v1", a, now, "x"),
+        View(2, 6, f"{run}-v1", a, now, "y"),  # the same view, sent twice in a row
+        View(2, 7, "invalid:2:7", "", 0.0),  # dead-lettered: only its offset
+        View(3, 9, f"{run}-v2", a, now - 9 * 86400, "z"),  # older than every window
+    ]
+    done = await popularity.absorb("g", batch, {a: ["all", f"section:{run}"]}, now_s=now)
+    assert (done.counted, done.duplicates, done.replayed) == (1, 1, 0)
+    assert await popularity.offsets("g", [2, 3]) == {2: 7, 3: 9}
+    assert (await popularity.article_views(a, [WINDOWS["1h"]], now_s=now)).visitors == {"1h": 1}
+
+
+async def test_every_key_the_counting_script_writes_expires_and_keeps_its_expiry(store) -> None:  # type: ignore[no-untyped-def]
+    popularity, _, run = store
+    now = time.time()
+    lists = {f"{run}-a": ["all", f"section:{run}", f"subject:{run}"]}
+    views = [
+        View(0, i, f"{run}-v{i}", f"{run}-a" if i % 2 else f"{run}-b", now - i * 150, f"h{i}")
+        for i in range(40)
+    ]
+    await popularity.absorb("g", views[:20], lists, now_s=now)
+    keys = [k async for k in popularity.redis.scan_iter(match=f"{popularity.prefix}:*", count=10_000)]
+    counters = [k for k in keys if b":offsets:" not in k]
+    assert len(counters) > 30
+    first = {k: await popularity.redis.expiretime(k) for k in counters}
+    assert all(at > now for at in first.values()), [k for k, at in first.items() if at <= now]
+    await popularity.absorb("g", views[20:], lists, now_s=now + 1)
+    for key, at in first.items():
+        assert await popularity.redis.expiretime(key) == at  # fixed by its bucket, not moved
+    keys = [k async for k in popularity.redis.scan_iter(match=f"{popularity.prefix}:*", count=10_000)]
+    lifetimes = [await popularity.redis.ttl(k) for k in keys if b":offsets:" not in k]
+    assert len(lifetimes) > len(counters) and all(ttl > 0 for ttl in lifetimes)
 
 
 async def test_popular_ranks_recent_reading_first_and_shows_only_listed_articles(store) -> None:  # type: ignore[no-untyped-def]
@@ -171,6 +232,64 @@ async def test_the_beacon_counts_browsers_once_per_view_id_and_not_crawlers() ->
             assert counts["visitors"]["24h"] == 2  # one address and browser, and one cookie
             assert (await http.get("/v1/popular?window=bad")).status_code == 422
             assert (await http.get("/v1/popular?window=1h")).json()["window"] == "1h"
+    finally:
+        services.stop_all()
+        keys = [k async for k in redis.scan_iter(match=f"{prefix}:*", count=10_000)]
+        if keys:
+            await redis.delete(*keys)
+        await redis.aclose()
+
+
+async def test_records_that_are_not_page_views_are_dead_lettered_with_why_and_the_rest_counted() -> None:
+    run = unique("pvdlq")
+    services = Services.isolated()
+    prefix, group = f"newsflow:test:{run}", f"{run}-popular"
+    services.env.update(
+        {
+            "NEWSFLOW_POPULAR_PREFIX": prefix,
+            "NEWSFLOW_POPULAR_GROUP": group,
+            "NEWSFLOW_WEBHOOKS_ENABLED": "false",
+        }
+    )
+    await commit_group_at_end(group, [PAGEVIEW_RECORDED.name])
+    await services.groups_at_end()
+    dlq_start = await end_offsets(PAGEVIEW_RECORDED.name + ".dlq")
+    article = f"{run}-article"
+    view = {"article_id": article, "site": "test", "viewed_at": datetime.now(UTC).isoformat()}
+    good = json.dumps(view).encode()
+    ce = {"ce_type": PAGEVIEW_RECORDED.event_type, "ce_source": "/tests", "ce_specversion": "1.0"}
+    key = article.encode()
+    sent = [
+        (key, good, {**ce, "ce_id": f"{run}-1"}),
+        (key, b"{not json", {**ce, "ce_id": f"{run}-2"}),
+        (key, json.dumps({"article_id": article}).encode(), {**ce, "ce_id": f"{run}-3"}),
+        (key, good, ce),  # no ce_id
+        (key, good, {**ce, "ce_type": "news.article.published.v1", "ce_id": f"{run}-5"}),
+        (key, good, {**ce, "ce_id": f"{run}-6"}),
+    ]
+    positions = await produce(PAGEVIEW_RECORDED.name, sent)
+    redis = Redis.from_url(REDIS)
+    try:
+        services.start("publication")
+
+        def ours(found: list[object]) -> list[dict[str, str]]:
+            headers = [{k: v.decode() for k, v in r.headers} for r in found]  # type: ignore[attr-defined]
+            return [h for h in headers if h.get("dlq_consumer_group") == group]
+
+        dead = ours(await records_since(dlq_start, until=lambda found: len(ours(found)) >= 4, timeout_s=30))
+        assert sorted(int(h["dlq_source_offset"]) for h in dead) == [o for _, o in positions[1:5]]
+        reasons = {int(h["dlq_source_offset"]): h["dlq_error_message"] for h in dead}
+        assert "json_invalid" in reasons[positions[1][1]] and "site" in reasons[positions[2][1]]
+        assert reasons[positions[3][1]] == "no ce_id header"
+        assert "news.article.published.v1" in reasons[positions[4][1]]
+        popularity = RedisPopularity(redis, prefix=prefix)
+        partition, last = positions[-1]
+        deadline = time.monotonic() + 20
+        while (await popularity.offsets(group, [partition])).get(partition, -1) < last:
+            assert time.monotonic() < deadline, "the batch was not counted"
+            await asyncio.sleep(0.1)
+        counts = await popularity.article_views(article, [WINDOWS["1h"]], now_s=time.time())
+        assert counts.views == {"1h": 2}
     finally:
         services.stop_all()
         keys = [k async for k in redis.scan_iter(match=f"{prefix}:*", count=10_000)]
