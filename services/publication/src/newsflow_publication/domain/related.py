@@ -21,6 +21,7 @@ import math
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from operator import itemgetter
 
 NEIGHBOURS = 300
 """Size of a neighbour row: 150-400 give the same precision on the BBC corpus; fewer lose it."""
@@ -49,9 +50,8 @@ class _Article:
     row: Row = field(default_factory=dict)
     row_sumsq: float = 0.0
     """Sum of the squares of the row's similarities, kept with the row."""
-    weakest: list[tuple[float, str]] = field(default_factory=list)
-    """Min-heap of the row's (similarity, member); entries no longer in the row are skipped
-    when they come up."""
+    weakest: tuple[float, str] | None = None
+    """The row's weakest (similarity, member), when known: offers below it cost nothing."""
     same_story: set[str] = field(default_factory=set)
 
 
@@ -122,8 +122,7 @@ class RelatedIndex:
             self.holders[member][article_id] = similarity
         article.row = row
         article.row_sumsq = sum(s * s for s in row.values())
-        article.weakest = [(similarity, member) for member, similarity in row.items()]
-        heapq.heapify(article.weakest)
+        article.weakest = None
 
     def _offer(self, article_id: str, candidate: str, similarity: float) -> None:
         """Put `candidate` into the article's row if it is among its nearest."""
@@ -131,18 +130,18 @@ class RelatedIndex:
         article = self.articles[article_id]
         row = article.row
         if len(row) >= self.neighbours:
-            weakest = article.weakest
-            while weakest and row.get(weakest[0][1]) != weakest[0][0]:
-                heapq.heappop(weakest)  # left the row meanwhile
-            if weakest and similarity <= weakest[0][0]:
+            if article.weakest is None or row.get(article.weakest[1]) != article.weakest[0]:
+                member, weakest = min(row.items(), key=itemgetter(1))
+                article.weakest = (weakest, member)
+            if similarity <= article.weakest[0]:
                 return
-            if weakest:
-                _, member = heapq.heappop(weakest)
-                article.row_sumsq -= row.pop(member) ** 2
-                self.holders[member].pop(article_id, None)
+            article.row_sumsq -= row.pop(article.weakest[1]) ** 2
+            self.holders[article.weakest[1]].pop(article_id, None)
+            article.weakest = None
         row[candidate] = similarity
         article.row_sumsq += similarity * similarity
-        heapq.heappush(article.weakest, (similarity, candidate))
+        if article.weakest is not None and similarity < article.weakest[0]:
+            article.weakest = (similarity, candidate)
         self.holders[candidate][article_id] = similarity
 
     def _index_row(self, article_id: str) -> None:
