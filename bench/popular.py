@@ -184,6 +184,13 @@ async def progress(redis: Redis, pids: list[int], done: int) -> Drain:
     return Drain(time.perf_counter(), done, sum(map(process_cpu_s, pids)), await redis_cpu_s(redis))
 
 
+async def unlist(listings: RedisListings, article_ids: list[str]) -> None:
+    """Take the run's articles off the lists: their keys go with the run's, but their places in
+    the site-wide list (a key of its own) would stay."""
+    for article_id in article_ids:
+        await listings.remove(article_id)
+
+
 def zincrby_rate() -> str:
     if shutil.which("redis-benchmark") is None:
         return "redis-benchmark not installed"
@@ -330,6 +337,7 @@ async def main(args: argparse.Namespace) -> None:
         for each in processes:
             each.stop_all()
         print(f"raw Redis: {zincrby_rate()}")
+        await unlist(listings, [*articles, *(f"{run}-probe{n}" for n in range(args.probes))])
         keys = [k async for k in redis.scan_iter(match=f"*{run}*", count=10_000)]
         for i in range(0, len(keys), 1000):
             await redis.delete(*keys[i : i + 1000])
