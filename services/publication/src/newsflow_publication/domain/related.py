@@ -19,7 +19,7 @@ last one (see entrypoints/related_indexer.py)."""
 import heapq
 import math
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from operator import itemgetter
 
@@ -233,8 +233,3 @@ class RelatedIndex:
             for other, dot in dots.items()
         }
         return _top(scores, self.keep)
-
-    def affected_by(self, article_id: str) -> Iterable[str]:
-        """Articles whose related lists the article is likely to enter: its neighbours."""
-        article = self.articles.get(article_id)
-        return article.row.keys() if article else ()
