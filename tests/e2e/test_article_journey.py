@@ -21,7 +21,7 @@ from newsflow_contracts.topics import (
 from newsflow_ingest.domain.articles import article_id_for
 
 from tests.support.accounting import by_event_id, by_source_position
-from tests.support.polling import wait_for_status
+from tests.support.polling import wait_for_status, wait_until_listed
 from tests.support.processes import LOGS, Services, running_services
 from tests.support.stack import end_offsets, produce, records_since, unique
 from tests.support.xss import VECTORS, executable_parts, text_with_markup
@@ -287,11 +287,7 @@ async def test_lists_pages_and_conditional_gets_and_a_retraction_leaves_the_list
             article = {**SAMPLES[4 + number], "external_id": unique("listed"), "section": section}
             response = await client.post(f"{services.url('ingest')}/v1/articles", json=article, headers=auth)
             ids.append(response.json()["article_id"])
-            deadline = time.monotonic() + 20  # one at a time, so the list order is known
-            while (  # noqa: ASYNC110
-                await client.get(f"{pub}/v1/articles/{ids[-1]}")
-            ).status_code != 200 and time.monotonic() < deadline:
-                await asyncio.sleep(0.02)
+            await wait_until_listed(client, pub, ids[-1], section)  # one at a time: a known order
 
         first = await client.get(f"{pub}/v1/articles", params={"section": section, "limit": 3})
         assert first.status_code == 200
@@ -360,7 +356,7 @@ async def test_section_feeds_in_three_formats_parse_and_answer_304(services: Ser
             f"{services.url('ingest')}/v1/articles", json=article, headers={"Authorization": f"Bearer {key}"}
         )
         article_id = response.json()["article_id"]
-        await wait_for_status(client, f"{pub}/v1/articles/{article_id}")
+        await wait_until_listed(client, pub, article_id, section)
         for name in ("rss.xml", "atom.xml", "feed.json"):
             feed = await client.get(f"{pub}/v1/feeds/sections/{section}/{name}")
             assert feed.status_code == 200

@@ -1,26 +1,108 @@
-"""The read API's half-second cache: hits spare the repository, misses are never cached,
-entries expire."""
+"""The read API's caches: kept until a change is announced (short-lived while the change
+feed is down), misses never kept, nothing kept that a change overtook; the page's JSON made
+from parts is the page model's JSON."""
 
 import asyncio
+import json
+from collections.abc import Iterable
 
-from newsflow_publication.adapters.read_cache import CachedReads, ShortLived
+from newsflow_publication.adapters.changes import ChangeListener, article_tag
+from newsflow_publication.adapters.read_cache import CachedReads, ShortLived, UntilChanged
 from newsflow_publication.domain.articles import publish
+from newsflow_publication.domain.listings import Teaser, teaser_of
+from newsflow_publication.entrypoints.pages import Page, PopularShown, Shown, page_json
 
 from tests.support.fakes import FakeArticleRepository
 from tests.unit.test_published_article_contract import NOW, enriched
 
 
-async def test_found_articles_are_served_from_memory_until_they_expire() -> None:
+def feed(*, live: bool) -> ChangeListener:
+    listener = ChangeListener("redis://unused")
+    listener.live = live
+    return listener
+
+
+async def test_found_articles_are_kept_until_their_change_is_announced() -> None:
     repository = FakeArticleRepository()
-    reads = CachedReads(repository, ttl_s=0.05)
+    changes = feed(live=True)
+    reads = CachedReads(repository, changes)
     assert await reads.get("3f7c") is None
     article = publish(enriched(), now=NOW)
     await repository.save(article)
-    assert await reads.get("3f7c") == article  # a miss was not cached
+    assert await reads.get("3f7c") == article  # a miss was not kept
     repository.articles.clear()
-    assert await reads.get("3f7c") == article  # served from memory
-    await asyncio.sleep(0.06)
-    assert await reads.get("3f7c") is None  # expired, read again
+    await asyncio.sleep(0.6)
+    assert await reads.get("3f7c") == article  # kept: nothing announced
+    changes.changed([article_tag("other")])
+    assert await reads.get("3f7c") == article  # another article's change leaves it
+    changes.changed([article_tag("3f7c")])
+    assert await reads.get("3f7c") is None  # its change drops it
+
+
+async def test_without_the_change_feed_articles_are_kept_half_a_second() -> None:
+    repository = FakeArticleRepository()
+    reads = CachedReads(repository, feed(live=False))
+    article = publish(enriched(), now=NOW)
+    await repository.save(article)
+    assert await reads.get("3f7c") == article
+    repository.articles.clear()
+    assert await reads.get("3f7c") == article
+    await asyncio.sleep(0.55)
+    assert await reads.get("3f7c") is None
+
+
+async def test_a_value_a_change_overtook_while_computing_is_not_kept() -> None:
+    changes = feed(live=True)
+    cache: UntilChanged[str, int] = UntilChanged(changes, max_age_s=60)
+    calls = 0
+
+    async def compute() -> int:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            changes.changed(["list:section:sport"])  # announced while this was reading
+        return calls
+
+    def tags(_: int) -> Iterable[str]:
+        return ["list:section:sport"]
+
+    assert await cache.get("k", compute, tags) == 1
+    assert await cache.get("k", compute, tags) == 2  # not kept, computed again
+    assert await cache.get("k", compute, tags) == 2  # kept now
+    changes.reset()  # a reconnection forgets everything
+    assert await cache.get("k", compute, tags) == 3
+
+
+def teaser(article_id: str) -> Teaser:
+    event = enriched(headline=f"Story {article_id}").model_copy(
+        update={"article_id": article_id, "slug": f"story-{article_id}"}
+    )
+    return teaser_of(publish(event, now=NOW))
+
+
+def test_the_page_made_of_parts_is_the_page_models_json() -> None:
+    article = publish(enriched(), now=NOW)
+    others = [teaser(f"a{n}") for n in range(8)]
+    popular = PopularShown().of([others[0], teaser_of(article), *others[1:6]], article.article_id)
+    assert article.article_id not in popular.names
+    like_this, similar = Shown.of(others[2:5]), Shown.of([])
+    made = page_json(
+        article.model_dump_json(by_alias=True, exclude_none=True).encode(), popular, like_this, similar
+    )
+    model = Page(article=article, popular=popular.teasers, more_like_this=like_this.teasers, related=[])
+    assert made == model.model_dump_json(by_alias=True, exclude_none=True).encode()
+    assert json.loads(made)["popular"][0]["article_id"] == "a0"
+
+
+def test_popular_is_rendered_once_per_list_and_excluded_article() -> None:
+    teasers = [teaser(f"p{n}") for n in range(7)]
+    shown = PopularShown()
+    first = shown.of(teasers, "elsewhere")
+    assert shown.of(teasers, "elsewhere-too") is first  # neither is on the list: one rendering
+    assert len(first.teasers) == 6
+    without_p0 = shown.of(teasers, "p0")
+    assert [t.article_id for t in without_p0.teasers] == [f"p{n}" for n in range(1, 7)]
+    assert shown.of(list(teasers), "elsewhere") is not first  # a new list is rendered again
 
 
 async def test_a_shared_list_is_computed_once_per_period_and_per_key() -> None:

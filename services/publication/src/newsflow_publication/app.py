@@ -15,11 +15,12 @@ from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from .adapters.articles import ArticleRepository
+from .adapters.changes import ChangeAnnouncer, ChangeListener
 from .adapters.deliveries import MongoDeliveryStore
 from .adapters.keys import MongoKeyStore
 from .adapters.listings import Listings
 from .adapters.popularity import RedisPopularity
-from .adapters.read_cache import CachedListings, CachedReads, ShortLived
+from .adapters.read_cache import CachedListings, CachedReads, ShortLived, UntilChanged
 from .adapters.related import RedisRelated
 from .adapters.subscriptions import MongoSubscriptionStore
 from .entrypoints import (
@@ -58,7 +59,11 @@ def create_app(
     follows = articles is None and listings is None
     listings = listings or current.listings
     repository = articles or current.articles
-    subscriber = consumer.register(broker, settings, repository, listings)
+    changes = ChangeListener(settings.redis_url, settings.changes_channel)
+    current.switched = changes.reset
+    subscriber = consumer.register(
+        broker, settings, repository, listings, ChangeAnnouncer(redis, settings.changes_channel)
+    )
     popularity = RedisPopularity(
         redis,
         prefix=settings.popular_prefix,
@@ -67,7 +72,7 @@ def create_app(
     )
     if settings.popular_enabled:
         popularity_consumer.register(broker, settings, popularity, listings)
-    related = RedisRelated(redis, prefix=settings.related_prefix)
+    related = RedisRelated(redis, prefix=settings.related_prefix, changes_channel=settings.changes_channel)
     beacon = views.Beacon(broker, settings)
     subscriptions = MongoSubscriptionStore(mongo, settings.publication_db)
     deliveries = MongoDeliveryStore(mongo, settings.publication_db)
@@ -83,6 +88,7 @@ def create_app(
             await current.start(subscriber)
         try:
             async with (
+                changes.running(),
                 running_broker(broker, settings),
                 current.following(subscriber, enabled=follows),
                 webhook_worker.running(
@@ -103,7 +109,7 @@ def create_app(
     )
     app.state.broker = broker
     app.state.articles = repository
-    app.state.reads = CachedReads(repository)
+    app.state.reads = CachedReads(repository, changes)
     app.state.listings = CachedListings(listings)
     install_problem_handlers(app, unavailable=(PyMongoError, RedisError))
     app.state.settings = settings
@@ -119,5 +125,12 @@ def create_app(
     app.state.beacon = beacon
     app.state.related = related
     app.state.page_lists = ShortLived[tuple[object, ...], list[Any]]()
+    app.state.popular_shown = pages.PopularShown()
+    app.state.related_shown = UntilChanged[tuple[str, int, int], pages.Shown](
+        changes, max_age_s=pages.RELATED_MAX_AGE_S
+    )
+    app.state.more_like_this_shown = UntilChanged[tuple[str, int, int], pages.Shown](
+        changes, max_age_s=pages.MORE_LIKE_THIS_MAX_AGE_S
+    )
     app.include_router(views.router)
     return app

@@ -70,6 +70,13 @@ class Settings(KafkaSettings):
         default=3600, ge=1, description="How long a view id is remembered, so that a resent view counts once."
     )
     popular_cache_s: float = Field(default=2.0, gt=0, description="How long a computed Popular list is kept.")
+    changes_channel: str = Field(
+        default="newsflow:changes",
+        description=(
+            "Redis pub/sub channel on which changes to articles and lists are announced, so that "
+            "every read API process drops what it keeps of them."
+        ),
+    )
     related_enabled: bool = Field(
         default=True,
         description="Keep the Related lists, in this process (one process of a deployment is enough).",

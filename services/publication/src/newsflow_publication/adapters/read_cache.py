@@ -1,23 +1,92 @@
-"""A short-lived, in-process cache in front of the article repository, for the read API.
+"""In-process caches in front of the read model, for the read API.
 
-Hot articles are read far more often than they change: answering from memory for half a
-second takes MongoDB off the request path without letting a change or a retraction go
-unseen for more than that (the lists promise one second)."""
+Hot articles and their lists are read far more often than they change. `UntilChanged` keeps
+what it computed until a change it depends on is announced (adapters/changes.py), so that
+a retraction still leaves every answer within the second the lists promise; while the
+announcements are not coming through, it keeps things for a fraction of a second only.
+`ShortLived` keeps things for a fraction of a second, for what changes all the time
+(Popular)."""
 
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Generic, Protocol, TypeVar
 
 from ..domain.listings import Teaser
 from .articles import ArticleRepository, StoredArticle
+from .changes import article_tag
 from .listings import Listings
 
 TTL_SECONDS = 0.5
 LIST_TTL_SECONDS = 0.3
 """Lists are shared for less: the indexer and the consumer need part of the second too."""
+ARTICLE_MAX_AGE_S = 300.0
 MAX_ENTRIES = 10_000
 K = TypeVar("K")
 V = TypeVar("V")
+
+
+class ChangeFeed(Protocol):
+    """What `UntilChanged` needs of adapters/changes.py's listener."""
+
+    live: bool
+    epoch: int
+
+    def follow(self, cache: "UntilChanged[K, V]") -> None: ...
+
+
+class UntilChanged(Generic[K, V]):
+    """Values kept until one of their tags is announced as changed, `max_age_s` at most
+    (what drifts with time, such as freshness, is recomputed then); `fallback_ttl_s` while
+    the change feed is down. A value is not kept when a change arrived while computing it:
+    it may have missed that change."""
+
+    def __init__(
+        self,
+        changes: ChangeFeed,
+        *,
+        max_age_s: float,
+        fallback_ttl_s: float = LIST_TTL_SECONDS,
+        max_entries: int = MAX_ENTRIES,
+    ) -> None:
+        self.changes = changes
+        self.max_age_s = max_age_s
+        self.fallback_ttl_s = fallback_ttl_s
+        self.max_entries = max_entries
+        self._entries: dict[K, tuple[float, V]] = {}
+        self._keys_of: dict[str, set[K]] = {}
+        changes.follow(self)
+
+    async def get(
+        self, key: K, compute: Callable[[], Awaitable[V]], tags: Callable[[V], Iterable[str] | None]
+    ) -> V:
+        """The kept value, or `compute()`'s, kept under `tags(value)` unless that is None."""
+        now = time.monotonic()
+        hit = self._entries.get(key)
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        epoch = self.changes.epoch
+        value = await compute()
+        depends_on = tags(value)
+        if depends_on is not None and self.changes.epoch == epoch:
+            self.keep(key, value, depends_on, now)
+        return value
+
+    def keep(self, key: K, value: V, tags: Iterable[str], now: float) -> None:
+        if len(self._entries) >= self.max_entries:
+            self.clear()
+        ttl = self.max_age_s if self.changes.live else self.fallback_ttl_s
+        self._entries[key] = (now + ttl, value)
+        for tag in tags:
+            self._keys_of.setdefault(tag, set()).add(key)
+
+    def invalidate(self, tags: Iterable[str]) -> None:
+        for tag in tags:
+            for key in self._keys_of.pop(tag, ()):
+                self._entries.pop(key, None)
+
+    def clear(self) -> None:
+        self._entries.clear()
+        self._keys_of.clear()
 
 
 class ArticleReads(Protocol):
@@ -26,27 +95,21 @@ class ArticleReads(Protocol):
 
 
 class CachedReads:
-    """Caches what it finds, never a miss: a new article is readable as soon as it is stored."""
+    """Caches what it finds by id until the article changes, never a miss: a new article is
+    readable as soon as it is stored."""
 
-    def __init__(self, repository: ArticleRepository, *, ttl_s: float = TTL_SECONDS) -> None:
+    def __init__(self, repository: ArticleRepository, changes: ChangeFeed) -> None:
         self.repository = repository
-        self.ttl_s = ttl_s
-        self._by_id: dict[str, tuple[float, StoredArticle]] = {}
+        self._by_id: UntilChanged[str, StoredArticle | None] = UntilChanged(
+            changes, max_age_s=ARTICLE_MAX_AGE_S, fallback_ttl_s=TTL_SECONDS
+        )
 
     async def get(self, article_id: str) -> StoredArticle | None:
-        now = time.monotonic()
-        hit = self._by_id.get(article_id)
-        if hit is not None and hit[0] > now:
-            return hit[1]
-        found = await self.repository.get(article_id)
-        if found is None:
-            return None
-        if len(self._by_id) >= MAX_ENTRIES:
-            self._by_id = {k: v for k, v in self._by_id.items() if v[0] > now}
-            if len(self._by_id) >= MAX_ENTRIES:
-                self._by_id.clear()
-        self._by_id[article_id] = (now + self.ttl_s, found)
-        return found
+        return await self._by_id.get(
+            article_id,
+            lambda: self.repository.get(article_id),
+            lambda found: None if found is None else (article_tag(article_id),),
+        )
 
     async def get_by_slug(self, slug: str) -> StoredArticle | None:
         return await self.repository.get_by_slug(slug)

@@ -8,13 +8,16 @@
 The indexer builds these from the published topic at every start, so they need no replay
 of their own and belong to no read-model generation; the prefix is `newsflow:related`."""
 
+import json
 import time
 from collections.abc import Iterable, Mapping
 from typing import cast
 
 from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
 
 from ..domain.related import KEEP
+from .changes import related_tag
 
 PREFIX = "newsflow:related"
 
@@ -24,10 +27,18 @@ def _text(value: bytes | str) -> str:
 
 
 class RedisRelated:
-    def __init__(self, redis: Redis, prefix: str = PREFIX, keep: int = KEEP) -> None:
+    def __init__(
+        self, redis: Redis, prefix: str = PREFIX, keep: int = KEEP, changes_channel: str | None = None
+    ) -> None:
         self.redis = redis
         self.prefix = prefix
         self.keep = keep
+        self.changes_channel = changes_channel
+        """Where the rewritten lists are announced (adapters/changes.py), in the same pipeline."""
+
+    def _announce(self, pipe: Pipeline, article_ids: Iterable[str]) -> None:
+        if self.changes_channel is not None:
+            pipe.publish(self.changes_channel, json.dumps([related_tag(a) for a in article_ids]))
 
     def key(self, article_id: str) -> str:
         return f"{self.prefix}:list:{article_id}"
@@ -39,6 +50,7 @@ class RedisRelated:
                 pipe.delete(self.key(article_id))
                 if related:
                     pipe.zadd(self.key(article_id), dict(related))
+            self._announce(pipe, lists)
             await pipe.execute()
 
     async def offer(self, article_id: str, partners: Mapping[str, float]) -> None:
@@ -47,13 +59,16 @@ class RedisRelated:
             for partner, score in partners.items():
                 pipe.zadd(self.key(partner), {article_id: score})
                 pipe.zremrangebyrank(self.key(partner), 0, -(self.keep + 1))
+            self._announce(pipe, partners)
             await pipe.execute()
 
     async def forget(self, article_id: str, partners: Iterable[str]) -> None:
+        partners = list(partners)
         async with self.redis.pipeline(transaction=False) as pipe:
             pipe.delete(self.key(article_id))
             for partner in partners:
                 pipe.zrem(self.key(partner), article_id)
+            self._announce(pipe, [article_id, *partners])
             await pipe.execute()
 
     async def related(self, article_id: str, count: int = KEEP) -> dict[str, float]:

@@ -42,19 +42,20 @@ def conditional(
     if _not_modified(request, etag, last_modified):
         return Response(status_code=304, headers=headers)
     if isinstance(body, BaseModel):
-        body = _rendered(etag, body)
+        body = rendered(etag, body)
     return Response(body, media_type=media_type, headers=headers)
 
 
-_RENDERED: dict[str, bytes] = {}
+_RENDERED: dict[object, bytes] = {}
 RENDERED_MAX = 5_000
 
 
-def _rendered(etag: str, body: BaseModel) -> bytes:
-    """The ETag names the content, so one rendering serves every request for it."""
-    found = _RENDERED.get(etag)
+def rendered(key: object, body: BaseModel) -> bytes:
+    """The JSON of `body`, rendered once for every request of the content `key` names (its
+    ETag, or what the ETag is made of)."""
+    found = _RENDERED.get(key)
     if found is None:
         if len(_RENDERED) >= RENDERED_MAX:
             _RENDERED.clear()
-        found = _RENDERED[etag] = body.model_dump_json(by_alias=True, exclude_none=True).encode()
+        found = _RENDERED[key] = body.model_dump_json(by_alias=True, exclude_none=True).encode()
     return found

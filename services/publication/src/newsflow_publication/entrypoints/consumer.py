@@ -26,6 +26,7 @@ from newsflow_contracts.events import ArticleEnriched, ArticlePublished, Article
 from newsflow_contracts.topics import ARTICLE_ENRICHED, ARTICLE_PUBLISHED, ARTICLE_RETRACTED
 
 from ..adapters.articles import ArticleRepository
+from ..adapters.changes import ChangeAnnouncer, article_tag, list_tag
 from ..adapters.listings import Listings
 from ..domain.articles import publish
 from ..domain.listings import lists_of, teaser_of
@@ -62,8 +63,14 @@ async def store_retracted(articles: ArticleRepository, listings: Listings, event
 
 
 def register(
-    broker: KafkaBroker, settings: Settings, articles: ArticleRepository, listings: Listings
+    broker: KafkaBroker,
+    settings: Settings,
+    articles: ArticleRepository,
+    listings: Listings,
+    changes: ChangeAnnouncer | None = None,
 ) -> DefaultSubscriber:
+    """`changes` tells the read API processes what changed, so that they drop what they keep
+    of it; announced once stored, before the published topic hears of it."""
     published_topic = EventPublisher(
         broker,
         ARTICLE_PUBLISHED,
@@ -80,6 +87,8 @@ def register(
         stored = await store_enriched(articles, listings, event, now=datetime.now(UTC))
         if stored is None:
             return
+        if changes is not None:
+            await changes.announce([article_tag(stored.article_id), *map(list_tag, lists_of(stored))])
         await published_topic.publish(
             stored, key=stored.article_id, event_id=derived_event_id(ArticlePublished.event_type, cause_id)
         )
@@ -87,6 +96,8 @@ def register(
     async def on_retracted(event: ArticleRetracted, cause_id: str) -> None:
         if not await store_retracted(articles, listings, event):
             return  # the newsroom published a newer version after retracting
+        if changes is not None:
+            await changes.announce([article_tag(event.article_id)])
         # live consumers learn why from the retracted event; compaction then forgets the key
         await published_topic.publish(
             event,

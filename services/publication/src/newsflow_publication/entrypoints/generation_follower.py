@@ -18,7 +18,7 @@ group and joins the new one."""
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from aiokafka.errors import KafkaError
@@ -52,6 +52,8 @@ class CurrentGeneration:
         self.listings = SwitchableListings(RedisListings(redis, self.generation.redis_prefix))
         self.consuming = True
         """False between a switch's stop and its successful start."""
+        self.switched: Callable[[], None] = lambda: None
+        """Called once the read API uses another generation (its caches forget the old one)."""
 
     async def _use(self, target: Generation) -> None:
         articles = MongoArticleRepository(self.mongo, target.database)
@@ -59,6 +61,7 @@ class CurrentGeneration:
         self.articles.target = articles
         self.listings.target = RedisListings(self.redis, target.redis_prefix)
         self.generation = target
+        self.switched()
 
     async def start(self, subscriber: DefaultSubscriber) -> None:
         """Before the broker starts: the current generation, and its consumer group."""
