@@ -2,6 +2,8 @@
 beside the raw MongoDB and Redis operation rates measured in the same run.
 
     .venv/bin/python bench/read_api.py [--articles 500] [--rates 250,500,1000] [--seconds 10] [--runs 3]
+        [--corpus ../shared/corpus/bbc-news.jsonl] [--routes page,related,more-like-this]
+        [--changes-per-s 0]
 
 Starts its own publication process (one worker, its own database) against the local stack
 (`make up`), stores `--articles` articles through the service's own adapters (corpus
@@ -10,7 +12,12 @@ their Related lists computed by publication's RelatedIndex, then drives each rou
 random articles at each fixed rate with vegeta (an open-loop load generator, built from the
 Go module proxy into .cache/tools/bin on first use) and prints p50/p99 latency and the rate
 achieved; medians over the runs. Routes: `GET /v1/pages/{id}` (target p99 10 ms at
-1,000/s), `/v1/articles/{id}/related` and `/more-like-this` (target p99 5 ms)."""
+1,000/s), `/v1/articles/{id}/related` and `/more-like-this` (target p99 5 ms).
+
+The read API keeps what it computed until a change is announced; `--changes-per-s` announces
+that many random article changes a second meanwhile, each dropping the article, its Related
+list and its section's More like this lists, so that the figures include recomputing them.
+At the end the run's articles leave the shared lists and its database is dropped."""
 
 import argparse
 import asyncio
@@ -23,6 +30,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from datetime import UTC, datetime
@@ -41,6 +49,7 @@ from newsflow_publication.domain.articles import publish
 from newsflow_publication.domain.listings import lists_of, teaser_of
 from newsflow_publication.domain.related import RelatedIndex
 from pymongo import AsyncMongoClient
+from redis import Redis as SyncRedis
 from redis.asyncio import Redis
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -101,14 +110,17 @@ def articles_to_seed(corpus: Path | None, count: int) -> list[tuple[str, str, st
     ]
 
 
-async def seed(database: str, related_prefix: str, corpus: Path | None, count: int) -> list[str]:
+async def seed(
+    database: str, related_prefix: str, corpus: Path | None, count: int
+) -> tuple[list[str], dict[str, str]]:
+    """The ids of the stored articles, and each one's section."""
     mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(MONGO, tz_aware=True)
     redis = Redis.from_url(REDIS)
     repository, listings = MongoArticleRepository(mongo, database), RedisListings(redis)
     await repository.create_indexes()
     enrichers, index = build_enrichers(), RelatedIndex()
     sections = ["politics", "business", "sport", "technology", "culture", "science"]
-    now, ids = datetime.now(UTC), []
+    now, ids, section_of = datetime.now(UTC), [], {}
     for n, (headline, body, section) in enumerate(articles_to_seed(corpus, count)):
         article_id = str(uuid.uuid4())
         content = ArticleContent(
@@ -134,11 +146,39 @@ async def seed(database: str, related_prefix: str, corpus: Path | None, count: i
         if article.enrichment.signature:
             index.load(article_id, {t.term: t.weight for t in article.enrichment.signature.terms})
         ids.append(article_id)
+        section_of[article_id] = content.section or ""
     index.rebuild()
     await RedisRelated(redis, prefix=related_prefix).replace({a: index.related_of(a) for a in ids})
     await redis.aclose()
     await mongo.close()
-    return ids
+    return ids, section_of
+
+
+async def unseed(database: str, related_prefix: str, ids: list[str]) -> None:
+    """Take the run's articles off the shared lists and drop what else it wrote."""
+    mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(MONGO)
+    redis = Redis.from_url(REDIS)
+    listings = RedisListings(redis)
+    for article_id in ids:
+        await listings.remove(article_id)
+    async for key in redis.scan_iter(match=f"{related_prefix}:*", count=1000):
+        await redis.delete(key)
+    await mongo.drop_database(database)
+    await redis.aclose()
+    await mongo.close()
+
+
+def churn(channel: str, section_of: dict[str, str], per_s: float, stop: threading.Event) -> None:
+    """Announce `per_s` changes a second, as the consumer and the Related indexer would: a
+    random article updated (its caches, its section's More like this) and its Related list
+    rewritten."""
+    redis = SyncRedis.from_url(REDIS)
+    ids = list(section_of)
+    while not stop.wait(1 / per_s):
+        article_id = random.choice(ids)
+        tags = [f"article:{article_id}", f"list:section:{section_of[article_id]}", f"related:{article_id}"]
+        redis.publish(channel, json.dumps(tags))
+    redis.close()
 
 
 async def raw_rates(database: str, ids: list[str], seconds: float = 3.0) -> dict[str, float]:
@@ -214,6 +254,12 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--corpus", type=Path, help="JSON lines with title and body, e.g. the BBC corpus")
     parser.add_argument("--routes", default="page,related,more-like-this")
+    parser.add_argument(
+        "--changes-per-s",
+        type=float,
+        default=0.0,
+        help="articles announced as changed a second while the routes are driven (see churn())",
+    )
     args = parser.parse_args()
     routes = args.routes.split(",")
     vegeta()
@@ -227,9 +273,10 @@ def main() -> int:
     # the read path alone: no page views to count, no webhooks to send in this process
     env["NEWSFLOW_POPULAR_ENABLED"] = env["NEWSFLOW_WEBHOOKS_ENABLED"] = "false"
     env["NEWSFLOW_POPULAR_PREFIX"] = f"bench:{run}:pop"  # Popular of these articles, not of earlier runs
+    channel = env["NEWSFLOW_CHANGES_CHANNEL"] = f"bench:{run}:changes"
     asyncio.run(group_at_end(group))
     started = time.perf_counter()
-    ids = asyncio.run(seed(database, related_prefix, args.corpus, args.articles))
+    ids, section_of = asyncio.run(seed(database, related_prefix, args.corpus, args.articles))
     print(f"seeded {len(ids)} articles with their Related lists in {time.perf_counter() - started:.0f} s")
     log = open(ROOT / ".run" / "logs" / f"bench-publication-{port}.log", "ab")  # noqa: SIM115
     proc = subprocess.Popen(
@@ -239,6 +286,7 @@ def main() -> int:
         stderr=log,
         start_new_session=True,
     )
+    stop_churn = threading.Event()
     try:
         deadline = time.monotonic() + 60
         while socket.socket().connect_ex(("127.0.0.1", port)) != 0:
@@ -248,6 +296,10 @@ def main() -> int:
         url = f"http://127.0.0.1:{port}"
         for route in routes:
             attack(url, route, ids, 100, 2)  # warm up
+        if args.changes_per_s > 0:
+            threading.Thread(
+                target=churn, args=(channel, section_of, args.changes_per_s, stop_churn), daemon=True
+            ).start()
         results: dict[tuple[str, int], list[dict[str, float]]] = {}
         raws: list[dict[str, float]] = []
         for number in range(args.runs):
@@ -262,12 +314,14 @@ def main() -> int:
                         f"success {row['success']:.1%}"
                     )
     finally:
+        stop_churn.set()
         os.killpg(proc.pid, signal.SIGTERM)
         try:
             proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)  # still answering a backlog of requests
             proc.wait()
+        asyncio.run(unseed(database, related_prefix, ids))
     raw = {name: statistics.median(r[name] for r in raws) for name in raws[0]}
     print("raw, same run (16 concurrent): " + ", ".join(f"{name} {value:.0f}" for name, value in raw.items()))
     for (route, rate), rows in results.items():
@@ -277,7 +331,7 @@ def main() -> int:
         print(
             f"median {route} @ {rate}/s: GET {ROUTES[route]} p50 {p50:.1f} ms, p99 {p99:.1f} ms, "
             f"achieved {achieved:.0f}/s ({ratio:.2f} of the raw find-by-_id rate; one worker, "
-            f"{len(ids)} articles)"
+            f"{len(ids)} articles, {args.changes_per_s:g} changes/s)"
         )
     return 0
 

@@ -121,3 +121,82 @@ async def test_a_shared_list_is_computed_once_per_period_and_per_key() -> None:
     assert await lists.get("a", lambda: compute("a")) == [3]  # expired, computed again
     await lists.get("c", lambda: compute("c"))
     assert len(lists._entries) <= 2  # full: the expired ones made room
+
+
+async def test_concurrent_requests_share_one_computation_unless_a_change_came_between() -> None:
+    changes = feed(live=True)
+    cache: UntilChanged[str, int] = UntilChanged(changes, max_age_s=60)
+    calls = 0
+    release = asyncio.Event()
+
+    async def compute() -> int:
+        nonlocal calls
+        calls += 1
+        number = calls
+        await release.wait()
+        return number
+
+    first = asyncio.create_task(cache.get("k", compute, lambda _: ["t"]))
+    second = asyncio.create_task(cache.get("k", compute, lambda _: ["t"]))
+    await asyncio.sleep(0)
+    changes.changed(["elsewhere"])  # whoever asks from now on may need what changed
+    third = asyncio.create_task(cache.get("k", compute, lambda _: ["t"]))
+    await asyncio.sleep(0)
+    release.set()
+    assert await asyncio.gather(first, second, third) == [1, 1, 2]
+    assert calls == 2
+
+
+async def test_a_value_past_its_age_is_served_while_it_is_recomputed() -> None:
+    cache: UntilChanged[str, int] = UntilChanged(feed(live=True), max_age_s=0.05)
+    calls = 0
+
+    async def compute() -> int:
+        nonlocal calls
+        calls += 1
+        await asyncio.sleep(0.05)
+        return calls
+
+    assert await cache.get("k", compute, lambda _: ["t"]) == 1
+    await asyncio.sleep(0.06)
+    assert await cache.get("k", compute, lambda _: ["t"]) == 1  # past its age: served, refreshing
+    await asyncio.sleep(0.07)
+    assert await cache.get("k", compute, lambda _: ["t"]) == 2  # refreshed in the background
+    assert calls == 2
+
+
+async def test_a_short_lived_value_is_computed_once_for_concurrent_requests() -> None:
+    lists: ShortLived[str, int] = ShortLived(ttl_s=1)
+    calls = 0
+
+    async def compute() -> int:
+        nonlocal calls
+        calls += 1
+        await asyncio.sleep(0.01)
+        return calls
+
+    assert await asyncio.gather(*(lists.get("k", compute) for _ in range(5))) == [1] * 5
+
+
+async def test_a_list_that_gained_an_article_is_served_once_more_while_recomputed() -> None:
+    changes = feed(live=True)
+    cache: UntilChanged[str, int] = UntilChanged(changes, max_age_s=60)
+    calls = 0
+
+    async def compute() -> int:
+        nonlocal calls
+        calls += 1
+        return calls
+
+    def tags(_: int) -> list[str]:
+        return ["list:section:sport", "article:a"]
+
+    assert await cache.get("k", compute, tags) == 1
+    changes.changed(["list:section:sport"])
+    assert cache.state("k") == "due"
+    assert await cache.get("k", compute, tags) == 1  # served, and recomputed meanwhile
+    await asyncio.sleep(0)
+    assert await cache.get("k", compute, tags) == 2
+    changes.changed(["article:a"])  # an article's change, e.g. its retraction: never served again
+    assert cache.state("k") == "absent"
+    assert await cache.get("k", compute, tags) == 3

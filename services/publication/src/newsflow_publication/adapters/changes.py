@@ -41,6 +41,13 @@ def related_tag(article_id: str) -> str:
     return f"related:{article_id}"
 
 
+def must_not_be_served(tag: str) -> bool:
+    """What an article's change touched must not be served again: it may show a retracted
+    article. A list that gained an article, or a rewritten Related list, may be served once
+    more while it is recomputed: it is only short of the newcomer."""
+    return tag.startswith("article:")
+
+
 class Invalidated(Protocol):
     def invalidate(self, tags: Iterable[str]) -> None: ...
     def clear(self) -> None: ...

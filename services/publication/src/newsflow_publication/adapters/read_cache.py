@@ -7,19 +7,23 @@ announcements are not coming through, it keeps things for a fraction of a second
 `ShortLived` keeps things for a fraction of a second, for what changes all the time
 (Popular)."""
 
+import asyncio
+import logging
+import random
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Generic, Protocol, TypeVar
 
 from ..domain.listings import Teaser
 from .articles import ArticleRepository, StoredArticle
-from .changes import article_tag
+from .changes import article_tag, must_not_be_served
 from .listings import Listings
 
 TTL_SECONDS = 0.5
 LIST_TTL_SECONDS = 0.3
 """Lists are shared for less: the indexer and the consumer need part of the second too."""
 ARTICLE_MAX_AGE_S = 300.0
+log = logging.getLogger("newsflow.publication.read_cache")
 MAX_ENTRIES = 10_000
 K = TypeVar("K")
 V = TypeVar("V")
@@ -35,10 +39,17 @@ class ChangeFeed(Protocol):
 
 
 class UntilChanged(Generic[K, V]):
-    """Values kept until one of their tags is announced as changed, `max_age_s` at most
-    (what drifts with time, such as freshness, is recomputed then); `fallback_ttl_s` while
-    the change feed is down. A value is not kept when a change arrived while computing it:
-    it may have missed that change."""
+    """Values kept until a change they depend on (their tags) is announced; for
+    `fallback_ttl_s` only while the change feed is down.
+
+    - An article's change (an `article:` tag) drops the values that depend on it.
+    - Other changes (a list gained an article, a Related list was rewritten) make values
+      due, and so does age: `max_age_s`, give or take a quarter so that values computed
+      together do not fall due together (freshness and Popular drift with time). A due value
+      is served while it is recomputed in the background.
+    - A value is not kept when a change arrived while computing it: it may have missed it.
+    - Requests for a value being computed wait for that computation rather than start their
+      own, unless a change arrived since it started."""
 
     def __init__(
         self,
@@ -54,35 +65,71 @@ class UntilChanged(Generic[K, V]):
         self.max_entries = max_entries
         self._entries: dict[K, tuple[float, V]] = {}
         self._keys_of: dict[str, set[K]] = {}
+        self._computing: dict[tuple[K, int], asyncio.Future[V]] = {}
         changes.follow(self)
 
     async def get(
         self, key: K, compute: Callable[[], Awaitable[V]], tags: Callable[[V], Iterable[str] | None]
     ) -> V:
         """The kept value, or `compute()`'s, kept under `tags(value)` unless that is None."""
-        now = time.monotonic()
         hit = self._entries.get(key)
-        if hit is not None and hit[0] > now:
-            return hit[1]
+        if hit is not None:
+            due, value = hit
+            if due > time.monotonic():
+                return value
+            if self.changes.live:
+                self._computation(key, compute, tags)  # in the background
+                return value
+        return await asyncio.shield(self._computation(key, compute, tags))
+
+    def _computation(
+        self, key: K, compute: Callable[[], Awaitable[V]], tags: Callable[[V], Iterable[str] | None]
+    ) -> asyncio.Future[V]:
+        running = (key, self.changes.epoch)
+        found = self._computing.get(running)
+        if found is None:
+            found = self._computing[running] = asyncio.ensure_future(self._compute(key, compute, tags))
+            found.add_done_callback(lambda done: self._computed(running, done))
+        return found
+
+    def _computed(self, running: tuple[K, int], done: asyncio.Future[V]) -> None:
+        self._computing.pop(running, None)
+        if not done.cancelled() and (error := done.exception()) is not None:
+            log.debug("computing a cached value failed: %r", error)  # its requests got the error
+
+    async def _compute(
+        self, key: K, compute: Callable[[], Awaitable[V]], tags: Callable[[V], Iterable[str] | None]
+    ) -> V:
         epoch = self.changes.epoch
         value = await compute()
         depends_on = tags(value)
         if depends_on is not None and self.changes.epoch == epoch:
-            self.keep(key, value, depends_on, now)
+            self.keep(key, value, depends_on)
         return value
 
-    def keep(self, key: K, value: V, tags: Iterable[str], now: float) -> None:
+    def state(self, key: K) -> str:
+        """'kept', 'due' or 'absent' (for tests and operators' curiosity)."""
+        entry = self._entries.get(key)
+        return "absent" if entry is None else "kept" if entry[0] > time.monotonic() else "due"
+
+    def keep(self, key: K, value: V, tags: Iterable[str]) -> None:
         if len(self._entries) >= self.max_entries:
             self.clear()
-        ttl = self.max_age_s if self.changes.live else self.fallback_ttl_s
-        self._entries[key] = (now + ttl, value)
+        ttl = self.max_age_s * random.uniform(0.75, 1.0) if self.changes.live else self.fallback_ttl_s
+        self._entries[key] = (time.monotonic() + ttl, value)
         for tag in tags:
             self._keys_of.setdefault(tag, set()).add(key)
 
     def invalidate(self, tags: Iterable[str]) -> None:
         for tag in tags:
-            for key in self._keys_of.pop(tag, ()):
-                self._entries.pop(key, None)
+            keys = self._keys_of.pop(tag, ())
+            if must_not_be_served(tag):
+                for key in keys:
+                    self._entries.pop(key, None)
+                continue
+            for key in keys:
+                if (entry := self._entries.get(key)) is not None:
+                    self._entries[key] = (0.0, entry[1])  # due: recomputed at its next request
 
     def clear(self) -> None:
         self._entries.clear()
@@ -117,19 +164,28 @@ class CachedReads:
 
 class ShortLived(Generic[K, V]):
     """Values computed at most once per `ttl_s` per key, for lists that many requests share
-    (an article page's lists), so that nothing shown is more than that behind Redis."""
+    (an article page's lists), so that nothing shown is more than that behind Redis.
+    Requests for a value being computed wait for that computation."""
 
     def __init__(self, *, ttl_s: float = LIST_TTL_SECONDS, max_entries: int = MAX_ENTRIES) -> None:
         self.ttl_s = ttl_s
         self.max_entries = max_entries
         self._entries: dict[K, tuple[float, V]] = {}
+        self._computing: dict[K, asyncio.Future[V]] = {}
 
     async def get(self, key: K, compute: Callable[[], Awaitable[V]]) -> V:
-        now = time.monotonic()
         hit = self._entries.get(key)
-        if hit is not None and hit[0] > now:
+        if hit is not None and hit[0] > time.monotonic():
             return hit[1]
+        running = self._computing.get(key)
+        if running is None:
+            running = self._computing[key] = asyncio.ensure_future(self._compute(key, compute))
+            running.add_done_callback(lambda _: self._computing.pop(key, None))
+        return await asyncio.shield(running)
+
+    async def _compute(self, key: K, compute: Callable[[], Awaitable[V]]) -> V:
         value = await compute()
+        now = time.monotonic()
         if len(self._entries) >= self.max_entries:
             self._entries = {k: v for k, v in self._entries.items() if v[0] > now}
             if len(self._entries) >= self.max_entries:
