@@ -265,6 +265,9 @@ def _record(
     if not events_log.isEnabledFor(level):
         return
     fields: dict[str, Any] = {"topic": first.topic, "partition": first.partition, "outcome": outcome}
+    context = _current.get()
+    if context is not None:  # on the record itself, so a handler formatting it later has it too
+        fields["trace_id"], fields["span_id"] = context.trace_id, context.span_id
     fields["duration_ms"] = round(seconds * 1000, 3)
     if batch:
         fields.update(records=len(records), first_offset=first.offset, last_offset=records[-1].offset)
@@ -274,4 +277,4 @@ def _record(
     fields["event_id"] = _text(headers.get("ce_id"))
     fields["event_type"] = _text(headers.get("ce_type"))
     fields["article_id"] = _text(first.key) or _text(headers.get("ce_subject"))
-    events_log.log(level, "handled %s", fields["event_type"], extra=fields)
+    events_log.log(level, "handled %s", fields["event_type"] or first.topic, extra=fields)
