@@ -6,7 +6,7 @@ import contextlib
 import pytest
 from faststream.kafka import TestKafkaBroker
 from faststream.middlewares import AckPolicy
-from newsflow_chassis.delivery import DLQ_HEADERS, PoisonRecord
+from newsflow_chassis.delivery import DLQ_HEADERS, DeliveryGuard, PoisonRecord
 from newsflow_chassis.kafka import build_broker
 from newsflow_chassis.settings import KafkaSettings
 from pydantic import BaseModel
@@ -26,7 +26,8 @@ def setup():  # type: ignore[no-untyped-def]
     async def capture(value: bytes, key: bytes | None, headers: dict[str, str], topic: str) -> None:
         dead.append((topic, value, headers))
 
-    broker.middlewares[0].dead_letter = capture  # type: ignore[attr-defined]
+    guard = next(m for m in broker.middlewares if isinstance(m, DeliveryGuard))
+    guard.dead_letter = capture
 
     @broker.subscriber("pings", group_id="g", ack_policy=AckPolicy.NACK_ON_ERROR)
     async def on_ping(ping: Ping) -> None:

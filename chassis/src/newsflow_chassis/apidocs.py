@@ -91,6 +91,12 @@ def cloudevents_headers(event_type: str) -> dict[str, Any]:
             ce.HEADER_SPECVERSION: {**text, "const": ce.SPEC_VERSION},
             ce.HEADER_SUBJECT: {**text, "description": "The article id."},
             ce.HEADER_CONTENT_TYPE: {**text, "const": ce.CONTENT_TYPE},
+            ce.HEADER_TRACEPARENT: {
+                **text,
+                "pattern": "^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$",
+                "description": "W3C traceparent (CloudEvents distributed tracing extension): the "
+                "trace ingest started when it accepted the article, continued by every service.",
+            },
         },
     }
 

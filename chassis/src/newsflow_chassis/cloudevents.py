@@ -19,7 +19,13 @@ def derived_event_id(event_type: str, *parts: object) -> str:
 
 
 def attributes_for(
-    event: Event, *, event_id: str, source: str, subject: str, time: datetime | None = None
+    event: Event,
+    *,
+    event_id: str,
+    source: str,
+    subject: str,
+    time: datetime | None = None,
+    traceparent: str | None = None,
 ) -> ce.EventAttributes:
     return ce.EventAttributes(
         id=event_id,
@@ -27,6 +33,7 @@ def attributes_for(
         source=source,
         time=time or datetime.now(UTC),
         subject=subject,
+        traceparent=traceparent,
     )
 
 
@@ -41,6 +48,8 @@ def to_headers(attributes: ce.EventAttributes) -> dict[str, str]:
     }
     if attributes.subject is not None:
         headers[ce.HEADER_SUBJECT] = attributes.subject
+    if attributes.traceparent is not None:
+        headers[ce.HEADER_TRACEPARENT] = attributes.traceparent
     return headers
 
 
@@ -60,5 +69,6 @@ def from_headers(headers: Mapping[str, str | bytes]) -> ce.EventAttributes:
         source=text(ce.HEADER_SOURCE) or "",
         time=text(ce.HEADER_TIME) or datetime.now(UTC),
         subject=text(ce.HEADER_SUBJECT),
+        traceparent=text(ce.HEADER_TRACEPARENT),
         specversion=text(ce.HEADER_SPECVERSION) or ce.SPEC_VERSION,
     )

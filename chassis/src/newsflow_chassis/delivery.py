@@ -17,6 +17,8 @@ from faststream import BaseMiddleware
 from faststream.message import StreamMessage
 from pydantic import ValidationError
 
+from .telemetry import mark_dead_lettered
+
 log = logging.getLogger("newsflow.delivery")
 
 DLQ_SUFFIX = ".dlq"
@@ -154,6 +156,7 @@ class _Guard(BaseMiddleware):
         if self.guard.dead_letter is None:
             raise RuntimeError("DeliveryGuard.dead_letter is not wired") from error
         position = _position(msg)
+        mark_dead_lettered()
         group = getattr(getattr(msg, "consumer", None), "_group_id", None)
         for record in _records(msg):
             headers = dead_letter_headers(record, error, group=group)

@@ -1,5 +1,7 @@
 """Settings shared by every service; each service's own `Settings` extends these."""
 
+from typing import Literal
+
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -20,4 +22,23 @@ class KafkaSettings(BaseSettings):
         default=3,
         ge=1,
         description="Attempts before a record failing with an unexpected error is dead-lettered.",
+    )
+    shutdown_timeout_s: float = Field(
+        default=20.0,
+        gt=0,
+        description=(
+            "Longest a stop (SIGTERM) may take: a quarter for HTTP requests in flight, half for the "
+            "records in hand to finish and their offsets to be committed, then the process exits."
+        ),
+    )
+    log_format: Literal["json", "text"] = Field(
+        default="json", description="json: one JSON object a line (with trace ids); text: for people."
+    )
+    log_level: str = Field(default="INFO", description="Level of the service's logs.")
+    otel_enabled: bool = Field(
+        default=False,
+        description=(
+            "Export spans (one per handled event and HTTP request) over OTLP/HTTP, to "
+            "OTEL_EXPORTER_OTLP_ENDPOINT; needs the chassis' `otel` extra."
+        ),
     )

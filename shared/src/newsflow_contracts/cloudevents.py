@@ -16,6 +16,8 @@ HEADER_TIME: Final = "ce_time"
 HEADER_SPECVERSION: Final = "ce_specversion"
 HEADER_SUBJECT: Final = "ce_subject"
 HEADER_CONTENT_TYPE: Final = "content-type"
+HEADER_TRACEPARENT: Final = "ce_traceparent"
+"""The CloudEvents distributed tracing extension attribute `traceparent` (W3C Trace Context)."""
 
 
 class EventAttributes(BaseModel):
@@ -28,4 +30,9 @@ class EventAttributes(BaseModel):
     source: str = Field(description="URI reference of the producing service, e.g. /newsflow/ingest")
     time: datetime = Field(description="When the event happened (UTC).")
     subject: str | None = Field(default=None, description="The article id the event is about.")
+    traceparent: str | None = Field(
+        default=None,
+        description="W3C trace context of the work that produced the event (distributed tracing "
+        "extension); ingest starts the trace, each service continues it.",
+    )
     specversion: str = SPEC_VERSION

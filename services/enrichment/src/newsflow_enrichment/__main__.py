@@ -6,7 +6,7 @@ import argparse
 import asyncio
 import sys
 
-import uvicorn
+from newsflow_chassis import operations
 
 from .entrypoints import replay
 from .settings import Settings
@@ -30,12 +30,8 @@ def main() -> None:
         moved = ", ".join(f"{p}:{o}" for p, o in sorted(offsets.items()))
         print(f"group {group} will read news.article.ingested.v1 from partition:offset {moved}")
         return
-    uvicorn.run(
-        "newsflow_enrichment.app:create_app",
-        factory=True,
-        host=settings.http_host,
-        port=settings.enrichment_port,
-        log_level="info",
+    operations.serve(
+        "newsflow_enrichment.app:create_app", settings, host=settings.http_host, port=settings.enrichment_port
     )
 
 

@@ -5,6 +5,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from newsflow_chassis.kafka import build_broker, running_broker
+from newsflow_chassis.operations import operate
 
 from .domain import build_enrichers
 from .domain.pipeline import Enricher
@@ -26,4 +27,5 @@ def create_app(settings: Settings | None = None, enrichers: Sequence[Enricher] |
 
     app = FastAPI(title="newsflow enrichment", version="1.0.0", lifespan=lifespan)
     app.state.broker = broker
+    operate(app, broker, settings, service="enrichment")
     return app

@@ -5,7 +5,7 @@ import argparse
 import asyncio
 import sys
 
-import uvicorn
+from newsflow_chassis import operations
 from newsflow_chassis.api_keys_cli import add_key_parsers, run_key_command
 
 from .adapters.keys import DEFAULT_SCOPES, SCOPES, MongoKeyStore
@@ -40,13 +40,12 @@ def main() -> None:
     args = parser.parse_args()
     settings = Settings()
     if args.command == "serve":
-        uvicorn.run(
+        operations.serve(
             "newsflow_ingest.app:create_app",
-            factory=True,
+            settings,
             host=settings.http_host,
             port=settings.ingest_port,
             workers=args.workers,
-            log_level="info",
         )
     elif args.command == "feeds":
         sys.exit(asyncio.run(feeds_cli.run(args, settings)))

@@ -9,7 +9,10 @@ from typing import Any
 
 from aiokafka.errors import KafkaError
 from fastapi import FastAPI
+from newsflow_chassis.health import mongodb_check, redis_check
 from newsflow_chassis.kafka import EventPublisher, build_broker, running_broker
+from newsflow_chassis.metrics import time_redis
+from newsflow_chassis.operations import operate
 from newsflow_chassis.problems import install_problem_handlers
 from newsflow_contracts.events import ArticleIngested, ArticleRetracted
 from newsflow_contracts.topics import ARTICLE_INGESTED, ARTICLE_RETRACTED
@@ -25,7 +28,7 @@ from .adapters.keys import MongoKeyStore
 from .adapters.rate_limit import RedisRateLimiter
 from .dedup_service import Deduplicator, DedupPolicy
 from .domain.articles import AcceptedEvent
-from .entrypoints import feed_status, feeds, http, metrics, submissions
+from .entrypoints import feed_status, feeds, http, submissions
 from .entrypoints.limits import BodySizeLimit
 from .service import ConcurrentUpdate, release_due, resend_unsent
 from .settings import Settings
@@ -80,7 +83,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         mongo = mongo_client(settings)
-        redis = Redis.from_url(settings.redis_url, socket_timeout=2, socket_connect_timeout=2)
+        redis = time_redis(Redis.from_url(settings.redis_url, socket_timeout=2, socket_connect_timeout=2))
+        app.state.mongo, app.state.redis = mongo, redis
         app.state.heads = MongoHeadStore(mongo, settings.ingest_db)
         app.state.keys = MongoKeyStore(mongo, settings.ingest_db)
         app.state.idempotency = MongoIdempotencyStore(mongo, settings.ingest_db)
@@ -117,6 +121,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_problem_handlers(app, unavailable=(PyMongoError, KafkaError, ConnectionError, TimeoutError))
     app.include_router(http.router)
     app.include_router(feed_status.router)
-    app.include_router(metrics.router)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    operate(
+        app,
+        broker,
+        settings,
+        service="ingest",
+        checks={"mongodb": mongodb_check(lambda: app.state.mongo)},
+        # requests are let through when the rate limit's Redis is down: reported, not required
+        optional={"redis": redis_check(lambda: app.state.redis)},
+    )
     return app

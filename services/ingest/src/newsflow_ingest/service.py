@@ -10,6 +10,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from newsflow_chassis.cloudevents import derived_event_id
+from newsflow_chassis.metrics import stage
 from newsflow_contracts.events import ArticleRetracted, ArticleSubmitted, Duplicate, RetractionKind
 
 from .adapters.heads import HeadStore
@@ -73,7 +74,8 @@ async def accept_submission(
     dedup: Deduplicator | None = None,
 ) -> Accepted:
     accepted_at = now or datetime.now(UTC)
-    content = normalise(submission, now=accepted_at)
+    with stage("ingest.validate"):
+        content = normalise(submission, now=accepted_at)
     article_id = article_id_for(source, submission.external_id)
     for _ in range(MAX_CONFLICT_RETRIES):
         head = await heads.get(article_id)
@@ -92,14 +94,17 @@ async def accept_submission(
             return accepted
         event = decision.event
         if dedup is not None:
-            event = await dedup.judge(event, heads=heads)
+            with stage("ingest.dedup"):
+                event = await dedup.judge(event, heads=heads)
         event_id = derived_event_id(event.event_type, event.article_id, event.version, event.content_hash)
         embargo = (
             content.embargo_until if content.embargo_until and content.embargo_until > accepted_at else None
         )
-        if await heads.save(
-            event, event_id=event_id, previous_version=decision.previous_version, hold_until=embargo
-        ):
+        with stage("ingest.store"):
+            saved = await heads.save(
+                event, event_id=event_id, previous_version=decision.previous_version, hold_until=embargo
+            )
+        if saved:
             if dedup is not None:
                 await dedup.remember(event)
             if embargo is None:

@@ -8,7 +8,7 @@ import argparse
 import asyncio
 import sys
 
-import uvicorn
+from newsflow_chassis import operations
 
 from .entrypoints import replay, webhooks_cli
 from .settings import Settings
@@ -29,13 +29,12 @@ def main() -> None:
         sys.exit(asyncio.run(webhooks_cli.webhooks(args, settings)))
     if args.command in ("replay", "generations"):
         sys.exit(asyncio.run(replay.command(args, settings)))
-    uvicorn.run(
+    operations.serve(
         "newsflow_publication.app:create_app",
-        factory=True,
+        settings,
         host=settings.http_host,
         port=settings.publication_port,
         workers=args.workers,
-        log_level="info",
         access_log=settings.access_log,
     )
 

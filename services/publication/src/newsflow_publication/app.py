@@ -5,7 +5,10 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
+from newsflow_chassis.health import mongodb_check, redis_check
 from newsflow_chassis.kafka import build_broker, running_broker
+from newsflow_chassis.metrics import time_mongodb, time_redis
+from newsflow_chassis.operations import operate
 from newsflow_chassis.problems import install_problem_handlers
 from pymongo import AsyncMongoClient
 from pymongo.errors import ConnectionFailure, PyMongoError
@@ -50,7 +53,9 @@ def create_app(
         client_id="newsflow-publication",
         transient=(ConnectionFailure, RedisConnectionError, RedisTimeoutError),
     )
+    time_mongodb()
     redis = Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=5)
+    time_redis(redis)
     mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
         settings.mongo_url, serverSelectionTimeoutMS=5000, tz_aware=True
     )
@@ -133,4 +138,11 @@ def create_app(
         changes, max_age_s=pages.MORE_LIKE_THIS_MAX_AGE_S
     )
     app.include_router(views.router)
+    operate(
+        app,
+        broker,
+        settings,
+        service="publication",
+        checks={"mongodb": mongodb_check(lambda: mongo), "redis": redis_check(lambda: redis)},
+    )
     return app

@@ -6,6 +6,7 @@ from faststream.kafka import KafkaBroker
 from faststream.middlewares import AckPolicy
 from newsflow_chassis.cloudevents import derived_event_id
 from newsflow_chassis.kafka import EventPublisher
+from newsflow_chassis.metrics import stage
 from newsflow_contracts.events import ArticleEnriched, ArticleIngested, ArticleVersionEvent
 from newsflow_contracts.topics import ARTICLE_ENRICHED, ARTICLE_INGESTED
 
@@ -32,9 +33,11 @@ def register(broker: KafkaBroker, settings: Settings, enrichers: Sequence[Enrich
         description="Enriches every ingested article version.",
     )
     async def on_article_ingested(event: ArticleIngested) -> None:
+        with stage("enrichment.enrich"):
+            enrichment = enrich(event.content, enrichers)
         enriched = ArticleEnriched(
             **{field: getattr(event, field) for field in ArticleVersionEvent.model_fields},
-            enrichment=enrich(event.content, enrichers),
+            enrichment=enrichment,
         )
         await enriched_topic.publish(
             enriched,

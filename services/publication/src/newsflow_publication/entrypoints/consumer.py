@@ -22,6 +22,7 @@ from faststream.middlewares import AckPolicy
 from newsflow_chassis.cloudevents import derived_event_id, from_headers
 from newsflow_chassis.delivery import PoisonRecord
 from newsflow_chassis.kafka import EventPublisher
+from newsflow_chassis.metrics import stage
 from newsflow_contracts.events import ArticleEnriched, ArticlePublished, ArticleRetracted
 from newsflow_contracts.topics import ARTICLE_ENRICHED, ARTICLE_PUBLISHED, ARTICLE_RETRACTED
 
@@ -31,6 +32,7 @@ from ..adapters.listings import Listings
 from ..domain.articles import publish
 from ..domain.listings import lists_of, teaser_of
 from ..settings import Settings
+from .metrics import ARTICLES_PUBLISHED, END_TO_END
 
 ArticleEvent = ArticleEnriched | ArticleRetracted
 
@@ -84,7 +86,8 @@ def register(
     )
 
     async def on_enriched(event: ArticleEnriched, cause_id: str) -> None:
-        stored = await store_enriched(articles, listings, event, now=datetime.now(UTC))
+        with stage("publication.store"):
+            stored = await store_enriched(articles, listings, event, now=datetime.now(UTC))
         if stored is None:
             return
         if changes is not None:
@@ -92,9 +95,13 @@ def register(
         await published_topic.publish(
             stored, key=stored.article_id, event_id=derived_event_id(ArticlePublished.event_type, cause_id)
         )
+        ARTICLES_PUBLISHED.inc()
+        END_TO_END.observe((datetime.now(UTC) - stored.accepted_at).total_seconds())
 
     async def on_retracted(event: ArticleRetracted, cause_id: str) -> None:
-        if not await store_retracted(articles, listings, event):
+        with stage("publication.store"):
+            retracted = await store_retracted(articles, listings, event)
+        if not retracted:
             return  # the newsroom published a newer version after retracting
         if changes is not None:
             await changes.announce([article_tag(event.article_id)])
