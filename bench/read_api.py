@@ -22,6 +22,7 @@ At the end the run's articles leave the shared lists and its database is dropped
 import argparse
 import asyncio
 import json
+import math
 import os
 import random
 import signal
@@ -294,8 +295,8 @@ def main() -> int:
                 raise SystemExit(f"publication did not start; see {log.name}")
             time.sleep(0.1)
         url = f"http://127.0.0.1:{port}"
-        for route in routes:
-            attack(url, route, ids, 100, 2)  # warm up
+        for route in routes:  # warm up: every article once (a cold worker is another figure)
+            attack(url, route, ids, 100, max(2, math.ceil(len(ids) / 100)))
         if args.changes_per_s > 0:
             threading.Thread(
                 target=churn, args=(channel, section_of, args.changes_per_s, stop_churn), daemon=True

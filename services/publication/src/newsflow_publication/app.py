@@ -34,6 +34,7 @@ from .entrypoints import (
     pages,
     popularity_consumer,
     related_indexer,
+    serving_gc,
     views,
     webhook_consumer,
     webhook_worker,
@@ -100,6 +101,7 @@ def create_app(
                     worker, enabled=settings.webhooks_enabled, grace_s=settings.webhook_timeout_s
                 ),
                 related_indexer.running(settings, related, enabled=settings.related_enabled),
+                serving_gc.tuned(),
             ):
                 yield
         finally:

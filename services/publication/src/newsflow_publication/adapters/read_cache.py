@@ -66,6 +66,7 @@ class UntilChanged(Generic[K, V]):
         self._entries: dict[K, tuple[float, V]] = {}
         self._keys_of: dict[str, set[K]] = {}
         self._computing: dict[tuple[K, int], asyncio.Future[V]] = {}
+        self._background = asyncio.Semaphore(1)
         changes.follow(self)
 
     async def get(
@@ -78,19 +79,34 @@ class UntilChanged(Generic[K, V]):
             if due > time.monotonic():
                 return value
             if self.changes.live:
-                self._computation(key, compute, tags)  # in the background
+                self._computation(key, compute, tags, background=True)
                 return value
         return await asyncio.shield(self._computation(key, compute, tags))
 
     def _computation(
-        self, key: K, compute: Callable[[], Awaitable[V]], tags: Callable[[V], Iterable[str] | None]
+        self,
+        key: K,
+        compute: Callable[[], Awaitable[V]],
+        tags: Callable[[V], Iterable[str] | None],
+        *,
+        background: bool = False,
     ) -> asyncio.Future[V]:
         running = (key, self.changes.epoch)
         found = self._computing.get(running)
         if found is None:
-            found = self._computing[running] = asyncio.ensure_future(self._compute(key, compute, tags))
+            computation = self._compute(key, compute, tags)
+            if background:
+                computation = self._in_turn(computation)
+            found = self._computing[running] = asyncio.ensure_future(computation)
             found.add_done_callback(lambda done: self._computed(running, done))
         return found
+
+    async def _in_turn(self, computation: Awaitable[V]) -> V:
+        """Background computations one at a time: when many values fall due together (a
+        busy section gained an article), requests wait for one computation at most, not for
+        all of them; the due values are served meanwhile."""
+        async with self._background:
+            return await computation
 
     def _computed(self, running: tuple[K, int], done: asyncio.Future[V]) -> None:
         self._computing.pop(running, None)

@@ -157,15 +157,16 @@ async def shown_more_like_this(state: Any, article: ArticlePublished, limit: int
     every `MORE_LIKE_THIS_MAX_AGE_S` too."""
     curation = article.curation.more_like_this if article.curation else None
     pinned = curation.pinned if curation else []
-    lists = more_like_this.candidate_lists(teaser_of(article))
 
     async def compute() -> Shown:
         return Shown.of(await more_like_this_teasers(state.listings, state.popularity, article, limit=limit))
 
+    def tags(shown: Shown) -> list[str]:
+        lists = more_like_this.candidate_lists(teaser_of(article))
+        return _tags_of(article, shown, pinned, *map(list_tag, lists))
+
     return await state.more_like_this_shown.get(  # type: ignore[no-any-return]
-        (article.article_id, article.version, limit),
-        compute,
-        lambda shown: _tags_of(article, shown, pinned, *map(list_tag, lists)),
+        (article.article_id, article.version, limit), compute, tags
     )
 
 
