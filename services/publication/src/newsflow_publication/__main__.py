@@ -2,7 +2,8 @@
 `newsflow-publication keys ...` manages API keys; `newsflow-publication webhooks ...` lists
 subscriptions and dead deliveries, and re-drives them; `newsflow-publication replay` rebuilds
 the read model from the article topics and `newsflow-publication generations ...` manages
-the rebuilt generations."""
+the rebuilt generations; `newsflow-publication popular rebuild` counts the page views again
+into a fresh Redis prefix."""
 
 import argparse
 import asyncio
@@ -10,7 +11,7 @@ import sys
 
 from newsflow_chassis import operations
 
-from .entrypoints import replay, webhooks_cli
+from .entrypoints import popular_rebuild, replay, webhooks_cli
 from .settings import Settings
 
 
@@ -21,12 +22,15 @@ def main() -> None:
     serve.add_argument("--workers", type=int, default=1)
     webhooks_cli.add_parsers(commands)
     replay.add_parsers(commands)
+    popular_rebuild.add_parsers(commands)
     args = parser.parse_args()
     settings = Settings()
     if args.command == "keys":
         sys.exit(asyncio.run(webhooks_cli.keys(args, settings)))
     if args.command == "webhooks":
         sys.exit(asyncio.run(webhooks_cli.webhooks(args, settings)))
+    if args.command == "popular":
+        sys.exit(asyncio.run(popular_rebuild.command(args, settings)))
     if args.command in ("replay", "generations"):
         sys.exit(asyncio.run(replay.command(args, settings)))
     operations.serve(
