@@ -38,7 +38,7 @@ def _target_topic(value: str) -> str:
     return value
 
 
-def _non_negative(value: str) -> int:
+def non_negative(value: str) -> int:
     number = int(value)
     if number < 0:
         raise argparse.ArgumentTypeError(f"{value} is negative")
@@ -58,8 +58,8 @@ def add_arguments(root: argparse.ArgumentParser) -> None:
     commands.add_parser("topics", help="each dead-letter topic of the registry with its record count")
     show = commands.add_parser("list", help="the records of dead-letter topics, with why they failed")
     show.add_argument("topics", nargs="*", type=_dlq_topic, metavar="TOPIC.dlq", help="default: all")
-    show.add_argument("--limit", type=_non_negative, metavar="N", help="at most N records per topic")
-    show.add_argument("--since-offset", type=_non_negative, default=0, metavar="O", help="start at O")
+    show.add_argument("--limit", type=non_negative, metavar="N", help="at most N records per topic")
+    show.add_argument("--since-offset", type=non_negative, default=0, metavar="O", help="start at O")
     show.add_argument("--json", action="store_true", help="one JSON object per line, messages in full")
     redrive = commands.add_parser(
         "redrive", help="republish chosen records to their source topic", description=REDRIVE_HELP

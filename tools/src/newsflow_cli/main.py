@@ -194,13 +194,6 @@ def _webhooks(args: argparse.Namespace) -> int:
 # ---- the parser
 
 
-def _non_negative(value: str) -> int:
-    number = int(value)
-    if number < 0:
-        raise argparse.ArgumentTypeError(f"{value} is negative")
-    return number
-
-
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(
         prog=PROG,
@@ -274,7 +267,10 @@ def parser() -> argparse.ArgumentParser:
     )
     lg.add_argument("--group", action="append", metavar="GROUP", help="this group instead; repeatable")
     lg.add_argument(
-        "--max-lag", type=_non_negative, metavar="N", help="exit 1 when any partition's lag is over N"
+        "--max-lag",
+        type=dead_letters_cli.non_negative,
+        metavar="N",
+        help="exit 1 when any partition's lag is over N",
     )
     lg.add_argument("--json", action="store_true", help="one JSON object per group and partition")
 
