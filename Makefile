@@ -65,7 +65,7 @@ docs: install ## regenerate the OpenAPI and AsyncAPI documents in docs/ (CI chec
 lint: install ## ruff and mypy
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
-	$(PY) -m mypy shared/src chassis/src services
+	$(PY) -m mypy shared/src chassis/src services tools/src
 
 .PHONY: schemas
 schemas: $(UV) ## regenerate the committed event JSON Schemas (refuses incompatible changes)

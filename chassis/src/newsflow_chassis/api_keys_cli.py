@@ -15,8 +15,9 @@ def add_key_parsers(
     scopes: tuple[str, ...],
     default_scopes: tuple[str, ...],
     about: str,
+    name: str = "keys",
 ) -> None:
-    keys = commands.add_parser("keys", help=about)
+    keys = commands.add_parser(name, help=about)
     key_commands = keys.add_subparsers(dest="keys_command", required=True)
     create = key_commands.add_parser("create", help=f"create a key for a {holder} (shown once)")
     create.add_argument(f"--{holder}", required=True, help=f"who holds the key, e.g. {example!r}")

@@ -114,7 +114,7 @@ def plan(records: Sequence[DeadLetter], *, to: str | None = None) -> list[Redriv
     ]
 
 
-async def _describe(bootstrap: str, topics: Sequence[str]) -> dict[str, int]:
+async def partition_counts(bootstrap: str, topics: Sequence[str]) -> dict[str, int]:
     """Partition count of each topic that exists."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id=CLIENT_ID)
     await admin.start()
@@ -126,7 +126,7 @@ async def _describe(bootstrap: str, topics: Sequence[str]) -> dict[str, int]:
 
 
 async def _single_partition(bootstrap: str, topic: str) -> TopicPartition:
-    partitions = (await _describe(bootstrap, [topic])).get(topic)
+    partitions = (await partition_counts(bootstrap, [topic])).get(topic)
     if partitions is None:
         raise DeadLetterError(f"topic {topic} does not exist")
     if partitions != 1:
@@ -143,7 +143,7 @@ def _consumer(bootstrap: str) -> AIOKafkaConsumer:
 async def counts(bootstrap: str, topics: Sequence[str]) -> dict[str, int | None]:
     """Records held by each topic (end minus beginning offsets, all partitions); None when
     the topic does not exist."""
-    partitions = await _describe(bootstrap, topics)
+    partitions = await partition_counts(bootstrap, topics)
     tps = [TopicPartition(t, p) for t, n in partitions.items() for p in range(n)]
     result: dict[str, int | None] = {t: None for t in topics}
     if not tps:
@@ -208,7 +208,7 @@ async def read(
 
 async def missing_topics(bootstrap: str, topics: Iterable[str]) -> list[str]:
     wanted = sorted(set(topics))
-    existing = await _describe(bootstrap, wanted)
+    existing = await partition_counts(bootstrap, wanted)
     return [t for t in wanted if t not in existing]
 
 

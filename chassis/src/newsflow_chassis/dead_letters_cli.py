@@ -38,7 +38,7 @@ def _target_topic(value: str) -> str:
     return value
 
 
-def _non_negative(value: str) -> int:
+def non_negative(value: str) -> int:
     number = int(value)
     if number < 0:
         raise argparse.ArgumentTypeError(f"{value} is negative")
@@ -47,13 +47,19 @@ def _non_negative(value: str) -> int:
 
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="newsflow-dlq", description=__doc__)
+    add_arguments(root)
+    return root
+
+
+def add_arguments(root: argparse.ArgumentParser) -> None:
+    """The options and commands of `newsflow-dlq`, on its own parser or under another CLI's."""
     root.add_argument("--bootstrap", help="Kafka bootstrap servers (default: $NEWSFLOW_KAFKA_BOOTSTRAP)")
     commands = root.add_subparsers(dest="command", required=True)
     commands.add_parser("topics", help="each dead-letter topic of the registry with its record count")
     show = commands.add_parser("list", help="the records of dead-letter topics, with why they failed")
     show.add_argument("topics", nargs="*", type=_dlq_topic, metavar="TOPIC.dlq", help="default: all")
-    show.add_argument("--limit", type=_non_negative, metavar="N", help="at most N records per topic")
-    show.add_argument("--since-offset", type=_non_negative, default=0, metavar="O", help="start at O")
+    show.add_argument("--limit", type=non_negative, metavar="N", help="at most N records per topic")
+    show.add_argument("--since-offset", type=non_negative, default=0, metavar="O", help="start at O")
     show.add_argument("--json", action="store_true", help="one JSON object per line, messages in full")
     redrive = commands.add_parser(
         "redrive", help="republish chosen records to their source topic", description=REDRIVE_HELP
@@ -71,7 +77,6 @@ def parser() -> argparse.ArgumentParser:
     chosen.add_argument("--all", action="store_true", help="every record the topic holds now")
     redrive.add_argument("--dry-run", action="store_true", help="say what would be sent, send nothing")
     redrive.add_argument("--to", type=_target_topic, metavar="TOPIC", help="instead of dlq_source_topic")
-    return root
 
 
 def _text(value: bytes | None) -> str | None:
@@ -194,6 +199,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser().parse_args(argv)
     except SystemExit as done:  # --help (0) or a usage error (2), as a return value
         return done.code if isinstance(done.code, int) else 2
+    return run(args)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Carry out parsed `newsflow-dlq` arguments (see add_arguments)."""
     bootstrap = args.bootstrap or KafkaSettings().kafka_bootstrap
     try:
         return asyncio.run(_run(args, bootstrap))

@@ -14,7 +14,7 @@ from .entrypoints import feeds_cli
 from .settings import Settings
 
 
-async def _keys(args: argparse.Namespace, settings: Settings) -> int:
+async def keys(args: argparse.Namespace, settings: Settings) -> int:
     mongo = mongo_client(settings)
     try:
         store = MongoKeyStore(mongo, settings.ingest_db)
@@ -50,7 +50,7 @@ def main() -> None:
     elif args.command == "feeds":
         sys.exit(asyncio.run(feeds_cli.run(args, settings)))
     else:
-        sys.exit(asyncio.run(_keys(args, settings)))
+        sys.exit(asyncio.run(keys(args, settings)))
 
 
 if __name__ == "__main__":
