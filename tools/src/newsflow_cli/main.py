@@ -22,7 +22,7 @@ from newsflow_ingest.adapters.keys import SCOPES as INGEST_SCOPES
 from newsflow_ingest.entrypoints import feeds_cli
 from newsflow_ingest.settings import Settings as IngestSettings
 from newsflow_publication.adapters.generations import GenerationStore
-from newsflow_publication.entrypoints import replay, webhooks_cli
+from newsflow_publication.entrypoints import popular_rebuild, replay, webhooks_cli
 from newsflow_publication.settings import Settings as PublicationSettings
 from pymongo import AsyncMongoClient
 from pymongo.errors import PyMongoError
@@ -48,6 +48,7 @@ examples:
   newsflow dlq list --limit 20           dead-lettered records and why they failed
   newsflow dlq redrive news.article.ingested.v1.dlq --offset 3 --dry-run
   newsflow replay                        rebuild publication's read model (progress bar)
+  newsflow popular rebuild --prefix newsflow:pop2   count the page views again, to switch to
   newsflow sources create --source cms-main
   newsflow keys create --owner partner-site
   newsflow stats                         articles, lists, Popular, Related, records, dead letters
@@ -173,6 +174,10 @@ def _stats(args: argparse.Namespace) -> int:
 
 def _replay(args: argparse.Namespace) -> int:
     return asyncio.run(replay.command(args, PublicationSettings()))
+
+
+def _popular(args: argparse.Namespace) -> int:
+    return asyncio.run(popular_rebuild.command(args, PublicationSettings()))
 
 
 def _sources(args: argparse.Namespace) -> int:
@@ -304,6 +309,14 @@ def parser() -> argparse.ArgumentParser:
         "newsflow generations list",
         "newsflow generations use g1",
         "newsflow generations drop g1",
+    )
+    popular_rebuild.add_parsers(commands)
+    delegated(
+        "popular",
+        _popular,
+        "Popular's counters: `rebuild` counts the page-view topic again into a fresh Redis prefix\n"
+        "and prints the settings that switch publication to it (`newsflow-publication popular`).",
+        "newsflow popular rebuild --prefix newsflow:pop2",
     )
 
     add_key_parsers(
