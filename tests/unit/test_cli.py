@@ -22,6 +22,7 @@ COMMANDS = [
     "dlq",
     "replay",
     "generations",
+    "popular",
     "sources",
     "feeds",
     "keys",
