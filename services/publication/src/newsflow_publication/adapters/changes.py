@@ -17,9 +17,10 @@ import contextlib
 import json
 import logging
 import os
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import Iterable
 from typing import Protocol
 
+from newsflow_chassis.background import in_background
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
@@ -126,12 +127,5 @@ class ChangeListener:
                 if isinstance(tags, list):
                     self.changed(str(tag) for tag in tags)
 
-    @contextlib.asynccontextmanager
-    async def running(self) -> AsyncIterator[None]:
-        task = asyncio.create_task(self.run())
-        try:
-            yield
-        finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+    def running(self) -> contextlib.AbstractAsyncContextManager[asyncio.Task[None]]:
+        return in_background(self.run())

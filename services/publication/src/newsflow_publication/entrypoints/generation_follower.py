@@ -23,6 +23,7 @@ from typing import Any
 
 from aiokafka.errors import KafkaError
 from faststream.kafka.subscriber.usecase import DefaultSubscriber
+from newsflow_chassis.background import in_background
 from pymongo import AsyncMongoClient
 from pymongo.errors import PyMongoError
 from redis.asyncio import Redis
@@ -102,10 +103,5 @@ class CurrentGeneration:
         if not enabled:
             yield
             return
-        task = asyncio.create_task(self._follow(subscriber, poll_s))
-        try:
+        async with in_background(self._follow(subscriber, poll_s)):
             yield
-        finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task

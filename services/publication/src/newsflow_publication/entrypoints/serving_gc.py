@@ -16,12 +16,12 @@ import logging
 import time
 from collections.abc import AsyncIterator
 
+from newsflow_chassis.background import in_background
+
 log = logging.getLogger("newsflow.publication.gc")
 
 FREEZE_EVERY_S = 10.0
 FULL_EVERY_S = 3600.0
-YOUNG_THRESHOLD = 700
-"""Allocations between young collections (CPython's default is 700)."""
 
 
 async def _freeze_forever(freeze_every_s: float, full_every_s: float) -> None:
@@ -42,16 +42,10 @@ async def tuned(
     *, freeze_every_s: float = FREEZE_EVERY_S, full_every_s: float = FULL_EVERY_S
 ) -> AsyncIterator[None]:
     """While the service runs (enter once it has started)."""
-    before = gc.get_threshold()
-    gc.set_threshold(YOUNG_THRESHOLD, *before[1:])
     gc.collect()
     gc.freeze()
-    task = asyncio.create_task(_freeze_forever(freeze_every_s, full_every_s))
     try:
-        yield
+        async with in_background(_freeze_forever(freeze_every_s, full_every_s)):
+            yield
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
         gc.unfreeze()
-        gc.set_threshold(*before)
