@@ -200,3 +200,22 @@ async def test_a_list_that_gained_an_article_is_served_once_more_while_recompute
     changes.changed(["article:a"])  # an article's change, e.g. its retraction: never served again
     assert cache.state("k") == "absent"
     assert await cache.get("k", compute, tags) == 3
+
+
+async def test_what_others_are_computed_from_is_never_served_due() -> None:
+    changes = feed(live=True)
+    pages: UntilChanged[str, int] = UntilChanged(changes, max_age_s=60, serve_due=False)
+    calls = 0
+
+    async def compute() -> int:
+        nonlocal calls
+        calls += 1
+        return calls
+
+    def tags(_: int) -> list[str]:
+        return ["list:section:sport"]
+
+    assert await pages.get("first page", compute, tags) == 1
+    changes.changed(["list:section:sport"])  # the list gained an article
+    assert pages.state("first page") == "absent"
+    assert await pages.get("first page", compute, tags) == 2  # computed before it is served

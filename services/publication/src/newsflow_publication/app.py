@@ -117,7 +117,7 @@ def create_app(
     app.state.broker = broker
     app.state.articles = repository
     app.state.reads = CachedReads(repository, changes)
-    app.state.listings = CachedListings(listings)
+    app.state.listings = CachedListings(listings, changes)
     install_problem_handlers(app, unavailable=(PyMongoError, RedisError))
     app.state.settings = settings
     app.include_router(http.router)

@@ -16,13 +16,14 @@ from typing import Generic, Protocol, TypeVar
 
 from ..domain.listings import Teaser
 from .articles import ArticleRepository, StoredArticle
-from .changes import article_tag, must_not_be_served
+from .changes import article_tag, list_tag, must_not_be_served
 from .listings import Listings
 
 TTL_SECONDS = 0.5
 LIST_TTL_SECONDS = 0.3
 """Lists are shared for less: the indexer and the consumer need part of the second too."""
 ARTICLE_MAX_AGE_S = 300.0
+FIRST_PAGE_MAX_AGE_S = 60.0
 log = logging.getLogger("newsflow.publication.read_cache")
 MAX_ENTRIES = 10_000
 K = TypeVar("K")
@@ -49,7 +50,9 @@ class UntilChanged(Generic[K, V]):
       is served while it is recomputed in the background.
     - A value is not kept when a change arrived while computing it: it may have missed it.
     - Requests for a value being computed wait for that computation rather than start their
-      own, unless a change arrived since it started."""
+      own, unless a change arrived since it started.
+    - With `serve_due=False`, every change drops the values it touches and a value past its
+      age is computed again before it is served: for what other values are computed from."""
 
     def __init__(
         self,
@@ -58,11 +61,13 @@ class UntilChanged(Generic[K, V]):
         max_age_s: float,
         fallback_ttl_s: float = LIST_TTL_SECONDS,
         max_entries: int = MAX_ENTRIES,
+        serve_due: bool = True,
     ) -> None:
         self.changes = changes
         self.max_age_s = max_age_s
         self.fallback_ttl_s = fallback_ttl_s
         self.max_entries = max_entries
+        self.serve_due = serve_due
         self._entries: dict[K, tuple[float, V]] = {}
         self._keys_of: dict[str, set[K]] = {}
         self._computing: dict[tuple[K, int], asyncio.Future[V]] = {}
@@ -78,7 +83,7 @@ class UntilChanged(Generic[K, V]):
             due, value = hit
             if due > time.monotonic():
                 return value
-            if self.changes.live:
+            if self.changes.live and self.serve_due:
                 self._computation(key, compute, tags, background=True)
                 return value
         return await asyncio.shield(self._computation(key, compute, tags))
@@ -139,7 +144,7 @@ class UntilChanged(Generic[K, V]):
     def invalidate(self, tags: Iterable[str]) -> None:
         for tag in tags:
             keys = self._keys_of.pop(tag, ())
-            if must_not_be_served(tag):
+            if must_not_be_served(tag) or not self.serve_due:
                 for key in keys:
                     self._entries.pop(key, None)
                 continue
@@ -212,13 +217,14 @@ class ShortLived(Generic[K, V]):
 
 class CachedListings:
     """The lists for the read API: a list's first page (the newest articles: every section
-    front, every More like this of the section) shared for `LIST_TTL_SECONDS`; everything
-    else goes to the lists as it is."""
+    front, and the candidates of every More like this of the section) kept until an article
+    on it changes or the list gains one; never served once due, since More like this is
+    computed from it. Everything else goes to the lists as it is."""
 
-    def __init__(self, listings: Listings, *, ttl_s: float = LIST_TTL_SECONDS) -> None:
+    def __init__(self, listings: Listings, changes: ChangeFeed) -> None:
         self.listings = listings
-        self.first_pages: ShortLived[tuple[str, int], tuple[list[Teaser], str | None]] = ShortLived(
-            ttl_s=ttl_s
+        self.first_pages: UntilChanged[tuple[str, int], tuple[list[Teaser], str | None]] = UntilChanged(
+            changes, max_age_s=FIRST_PAGE_MAX_AGE_S, serve_due=False
         )
 
     async def put(self, teaser: Teaser, lists: list[str]) -> None:
@@ -231,7 +237,9 @@ class CachedListings:
         if cursor is not None:
             return await self.listings.page(lst, cursor=cursor, limit=limit)
         return await self.first_pages.get(
-            (lst, limit), lambda: self.listings.page(lst, cursor=None, limit=limit)
+            (lst, limit),
+            lambda: self.listings.page(lst, cursor=None, limit=limit),
+            lambda page: [list_tag(lst), *(article_tag(t.article_id) for t in page[0])],
         )
 
     async def teasers(self, article_ids: list[str]) -> list[Teaser]:
