@@ -80,11 +80,14 @@ class Services:
         return f"http://127.0.0.1:{self.ports[name]}"
 
     def start(self, name: str, timeout_s: float = 60) -> None:
+        """Start a service; `<service>#<n>` is a further replica of it, on a port of its own."""
+        service = name.split("#")[0]
+        port = self.ports.setdefault(name, free_port())
         LOGS.mkdir(parents=True, exist_ok=True)
-        log = open(LOGS / f"{name}-{self.ports[name]}.log", "ab")  # noqa: SIM115
+        log = open(LOGS / f"{service}-{port}.log", "ab")  # noqa: SIM115
         self.procs[name] = subprocess.Popen(
-            [str(BIN / f"newsflow-{name}"), "serve"],
-            env=self.env,
+            [str(BIN / f"newsflow-{service}"), "serve"],
+            env={**self.env, f"NEWSFLOW_{service.upper()}_PORT": str(port)},
             stdout=log,
             stderr=log,
             start_new_session=True,
