@@ -219,3 +219,14 @@ async def test_what_others_are_computed_from_is_never_served_due() -> None:
     changes.changed(["list:section:sport"])  # the list gained an article
     assert pages.state("first page") == "absent"
     assert await pages.get("first page", compute, tags) == 2  # computed before it is served
+
+
+async def test_a_full_cache_lets_its_oldest_value_go() -> None:
+    cache: UntilChanged[str, str] = UntilChanged(feed(live=True), max_age_s=60, max_entries=2)
+
+    async def value_of(key: str) -> str:
+        return await cache.get(key, lambda: asyncio.sleep(0, result=key), lambda _: [f"article:{key}"])
+
+    for key in ("a", "b", "c"):
+        await value_of(key)
+    assert [cache.state(k) for k in ("a", "b", "c")] == ["absent", "kept", "kept"]

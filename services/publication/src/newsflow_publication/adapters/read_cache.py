@@ -25,7 +25,9 @@ LIST_TTL_SECONDS = 0.3
 ARTICLE_MAX_AGE_S = 300.0
 FIRST_PAGE_MAX_AGE_S = 60.0
 log = logging.getLogger("newsflow.publication.read_cache")
-MAX_ENTRIES = 10_000
+MAX_ENTRIES = 5_000
+MAX_ARTICLES = 1_000
+"""Articles kept at most (each some tens of KB as Python objects; memory, issue 8)."""
 K = TypeVar("K")
 V = TypeVar("V")
 
@@ -70,6 +72,7 @@ class UntilChanged(Generic[K, V]):
         self.serve_due = serve_due
         self._entries: dict[K, tuple[float, V]] = {}
         self._keys_of: dict[str, set[K]] = {}
+        self._evictions = 0
         self._computing: dict[tuple[K, int], asyncio.Future[V]] = {}
         self._background = asyncio.Semaphore(1)
         changes.follow(self)
@@ -134,12 +137,23 @@ class UntilChanged(Generic[K, V]):
         return "absent" if entry is None else "kept" if entry[0] > time.monotonic() else "due"
 
     def keep(self, key: K, value: V, tags: Iterable[str]) -> None:
-        if len(self._entries) >= self.max_entries:
-            self.clear()
+        if key not in self._entries and len(self._entries) >= self.max_entries:
+            self._evict_oldest()
         ttl = self.max_age_s * random.uniform(0.75, 1.0) if self.changes.live else self.fallback_ttl_s
         self._entries[key] = (time.monotonic() + ttl, value)
         for tag in tags:
             self._keys_of.setdefault(tag, set()).add(key)
+
+    def _evict_oldest(self) -> None:
+        """The value kept longest goes (dicts keep insertion order); the tags' key sets are
+        pruned now and then, so that keys evicted long ago do not pile up in them."""
+        del self._entries[next(iter(self._entries))]
+        self._evictions += 1
+        if self._evictions >= self.max_entries:
+            self._evictions = 0
+            self._keys_of = {
+                tag: kept for tag, keys in self._keys_of.items() if (kept := keys & self._entries.keys())
+            }
 
     def invalidate(self, tags: Iterable[str]) -> None:
         for tag in tags:
@@ -169,7 +183,7 @@ class CachedReads:
     def __init__(self, repository: ArticleRepository, changes: ChangeFeed) -> None:
         self.repository = repository
         self._by_id: UntilChanged[str, StoredArticle | None] = UntilChanged(
-            changes, max_age_s=ARTICLE_MAX_AGE_S, fallback_ttl_s=TTL_SECONDS
+            changes, max_age_s=ARTICLE_MAX_AGE_S, fallback_ttl_s=TTL_SECONDS, max_entries=MAX_ARTICLES
         )
 
     async def get(self, article_id: str) -> StoredArticle | None:
@@ -224,7 +238,7 @@ class CachedListings:
     def __init__(self, listings: Listings, changes: ChangeFeed) -> None:
         self.listings = listings
         self.first_pages: UntilChanged[tuple[str, int], tuple[list[Teaser], str | None]] = UntilChanged(
-            changes, max_age_s=FIRST_PAGE_MAX_AGE_S, serve_due=False
+            changes, max_age_s=FIRST_PAGE_MAX_AGE_S, serve_due=False, max_entries=MAX_ARTICLES
         )
 
     async def put(self, teaser: Teaser, lists: list[str]) -> None:

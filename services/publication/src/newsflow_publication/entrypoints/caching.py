@@ -47,7 +47,8 @@ def conditional(
 
 
 _RENDERED: dict[object, bytes] = {}
-RENDERED_MAX = 5_000
+RENDERED_MAX = 1_000
+"""Bodies kept at most, the oldest rendered going first (an article's is about 10 KB)."""
 
 
 def rendered(key: object, body: BaseModel) -> bytes:
@@ -56,6 +57,6 @@ def rendered(key: object, body: BaseModel) -> bytes:
     found = _RENDERED.get(key)
     if found is None:
         if len(_RENDERED) >= RENDERED_MAX:
-            _RENDERED.clear()
+            del _RENDERED[next(iter(_RENDERED))]
         found = _RENDERED[key] = body.model_dump_json(by_alias=True, exclude_none=True).encode()
     return found
