@@ -129,6 +129,7 @@ async def test_the_article_page_has_the_article_its_three_lists_share_links_and_
     assert 'data-beacon="https://api.example/v1/views"' in html and 'data-article="a1"' in html
     assert "connect-src https://api.example" in response.headers["content-security-policy"]
     assert '<a class="skip" href="#main">' in html and '<main id="main"' in html
+    assert '<a href="/sections/politics">Politics</a>' in html
 
 
 async def test_the_body_is_cleaned_again_nothing_executable_reaches_the_page(

@@ -64,7 +64,7 @@ async def _front(request: Request, section: str | None) -> Response:
     )
 
 
-def _article(request: Request, page: Page) -> Response:
+def _article(request: Request, page: Page, sections: list[str]) -> Response:
     canonical = str(request.url_for("article", article_id=page.article.article_id))
     return _renderer(request).response(
         request,
@@ -74,6 +74,7 @@ def _article(request: Request, page: Page) -> Response:
         lang=page.article.language,
         canonical=canonical,
         share=share_links(canonical, page.article.headline),
+        sections=sections,
     )
 
 
@@ -91,16 +92,15 @@ async def section_front(section: str, request: Request) -> Response:
 
 @router.get("/articles/{article_id}", name="article")
 async def article(article_id: str, request: Request) -> Response:
-    page, _ = await asyncio.gather(_api(request).page(article_id), _sections(request))
-    return _article(request, page)
+    page, sections = await asyncio.gather(_api(request).page(article_id), _sections(request))
+    return _article(request, page, sections)
 
 
 @router.get("/news/{slug}", name="article_by_slug")
 async def article_by_slug(slug: str, request: Request) -> Response:
     api = _api(request)
     page = await api.page(await api.article_id_of(slug))
-    await _sections(request)
-    return _article(request, page)
+    return _article(request, page, await _sections(request))
 
 
 def _error(request: Request, status: int, heading: str, message: str, cache: str) -> Response:
