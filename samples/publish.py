@@ -44,7 +44,7 @@ def main() -> int:
     parser.add_argument(
         "--publication", default=os.environ.get("NEWSFLOW_PUBLICATION_URL", "http://127.0.0.1:8002")
     )
-    parser.add_argument("--site", default=os.environ.get("NEWSFLOW_SITE_URL", "http://127.0.0.1:8004"))
+    parser.add_argument("--site", default=f"http://127.0.0.1:{os.environ.get('NEWSFLOW_SITE_PORT', '8004')}")
     parser.add_argument("--articles", type=Path, default=ROOT / "samples" / "articles.jsonl")
     args = parser.parse_args()
 

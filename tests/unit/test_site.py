@@ -1,6 +1,8 @@
 """The reader site's pure parts: pages rendered from a fake read API, error pages,
 conditional GET, the safety of the body, and the simulated readership."""
 
+import asyncio
+import contextlib
 import random
 from collections import Counter
 from collections.abc import AsyncIterator
@@ -12,6 +14,7 @@ import pytest
 from newsflow_site.app import create_app
 from newsflow_site.domain.pages import NotFound, Page, Retracted, Teaser, Unavailable, safe_html
 from newsflow_site.domain.readership import Readership, View
+from newsflow_site.entrypoints import readers
 from newsflow_site.settings import Settings
 
 WHEN = "2027-03-12T14:05:00+00:00"
@@ -226,3 +229,13 @@ def test_dates_are_shown_in_their_zone() -> None:
     page = Page.of({"article": article(1), "popular": [teaser(2)]})
     assert page.article.published_at == datetime(2027, 3, 12, 14, 5, tzinfo=UTC)
     assert [t.article_id for t in page.popular] == ["a2"]
+
+
+async def test_the_simulated_readers_post_views_at_their_rate_to_the_beacon(
+    api: FakeReadApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(readers, "TICK_S", 0.01)
+    with contextlib.suppress(TimeoutError):  # 6,000 a minute: one view a (shortened) tick
+        await asyncio.wait_for(readers.run(api, per_minute=6000, site="demo", rng=random.Random(3)), 0.3)
+    assert 10 <= len(api.views) <= 31
+    assert {v.article_id for v in api.views} <= {t.article_id for t in api.latest_items}
