@@ -1,4 +1,5 @@
-# newsflow: `make run` starts everything and publishes the sample newsroom; `make test` runs every tier.
+# newsflow: `make run` starts everything, publishes the sample newsroom and opens the reader site;
+# `make test` runs every tier.
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
@@ -10,7 +11,7 @@ STACK := stack/stack.sh
 PYTEST := $(PY) -m pytest
 
 .PHONY: help install up down status run stop sample test test-unit test-integration test-e2e \
-        test-reliability lint typecheck clean reset logs docs
+        test-reliability lint typecheck clean reset logs docs browser
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -34,7 +35,7 @@ status: ## what is running
 	-$(STACK) status
 	-$(STACK) services status
 
-run: up ## the main job: stack, three services, the sample newsroom publishing
+run: up ## the main job: stack, three services, the reader site and its readers, the sample newsroom
 	$(STACK) services up
 	$(PY) samples/publish.py
 
@@ -43,7 +44,10 @@ stop: down ## same as down
 logs: ## follow every log
 	tail -n 20 -F .run/logs/*.log
 
-test: up ## every test tier against the real servers
+browser: ## install Chromium for the browser tests (Debian's; once)
+	$(STACK) browser
+
+test: up browser ## every test tier against the real servers
 	$(STACK) services down
 	$(PYTEST) tests/unit tests/integration tests/e2e tests/reliability
 
@@ -53,7 +57,7 @@ test-unit: install ## unit tests only (no servers needed)
 test-integration: up
 	$(PYTEST) tests/integration
 
-test-e2e: up
+test-e2e: up browser
 	$(PYTEST) tests/e2e
 
 test-reliability: up

@@ -1,6 +1,6 @@
 """Publish the bundled sample articles through the ingest API, as a newsroom CMS would.
 
-    python samples/publish.py [--ingest URL] [--articles FILE]
+    python samples/publish.py [--ingest URL] [--publication URL] [--site URL] [--articles FILE]
 
 Uses the key in .run/sample-newsroom.key, creating one for the source 'sample-newsroom'
 the first time (the key file is readable by its owner only)."""
@@ -44,6 +44,7 @@ def main() -> int:
     parser.add_argument(
         "--publication", default=os.environ.get("NEWSFLOW_PUBLICATION_URL", "http://127.0.0.1:8002")
     )
+    parser.add_argument("--site", default=f"http://127.0.0.1:{os.environ.get('NEWSFLOW_SITE_PORT', '8004')}")
     parser.add_argument("--articles", type=Path, default=ROOT / "samples" / "articles.jsonl")
     args = parser.parse_args()
 
@@ -82,6 +83,9 @@ def main() -> int:
         print(f"  {args.publication}/v1/articles/{a['article_id']}")
         print(f"  {args.publication}/v1/articles/by-slug/{a['slug']}")
     print(f"  ... and {len(accepted) - 3} more; OpenAPI: {args.ingest}/docs and {args.publication}/docs")
+    print(f"\nReader site: {args.site}/  (simulated readers move its Popular lists)")
+    print(f"  {args.site}/articles/{accepted[0]['article_id']}")
+    print(f"  {args.site}/news/{accepted[0]['slug']}")
     return 0
 
 

@@ -8,7 +8,8 @@
 #   stack/stack.sh status    one line per server; exit 1 if any is down
 #   stack/stack.sh reset     down, then delete the data (not the downloads)
 #   stack/stack.sh stop|start kafka|ferretdb|redis   one server (fault tests use these)
-#   stack/stack.sh services up|down|status    the three newsflow services, from .venv
+#   stack/stack.sh services up|down|status    the newsflow services and the reader site, from .venv
+#   stack/stack.sh browser   install Chromium (Debian's) for the browser tests, when missing
 #
 # Every port and folder can be changed through the environment (see the defaults below).
 set -euo pipefail
@@ -26,6 +27,9 @@ REDIS_PORT=${NEWSFLOW_REDIS_PORT:-6379}
 INGEST_PORT=${NEWSFLOW_INGEST_PORT:-8001}
 PUBLICATION_PORT=${NEWSFLOW_PUBLICATION_PORT:-8002}
 ENRICHMENT_PORT=${NEWSFLOW_ENRICHMENT_PORT:-8003}
+SITE_PORT=${NEWSFLOW_SITE_PORT:-8004}
+# the reader site started here comes with a simulated readership (views a minute; 0: none)
+SITE_SIMULATED_READERS=${NEWSFLOW_SITE_SIMULATED_READERS:-300}
 HEALTH_TIMEOUT=${NEWSFLOW_HEALTH_TIMEOUT:-90}
 
 KAFKA_VERSION=4.1.1
@@ -37,7 +41,7 @@ FERRETDB_BUILD=ferretdb-$FERRETDB_VERSION-$(cat "$FERRETDB_PATCHES"/*.patch | sh
 FERRETDB_BIN=$CACHE/$FERRETDB_BUILD/ferretdb
 
 SERVERS=(kafka ferretdb redis)
-SERVICES=(ingest enrichment publication)
+SERVICES=(ingest enrichment publication site)
 
 say() { printf '%s\n' "$*" >&2; }
 die() { say "stack: $*"; exit 1; }
@@ -89,6 +93,17 @@ install_redis() {
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq redis-server redis-tools >/dev/null
 }
 
+# The browser tests drive Debian's Chromium (Playwright's own download is not needed).
+cmd_browser() {
+  command -v chromium >/dev/null && return
+  say "stack: installing Chromium from Debian packages (browser tests)"
+  local sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo=sudo
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium >/dev/null
+  command -v chromium >/dev/null || die "chromium: not installed"
+}
+
 cmd_install() {
   mkdir -p "$CACHE"
   install_kafka
@@ -115,7 +130,7 @@ healthy() {
     kafka) port_open "$KAFKA_PORT" && grep -q 'Kafka Server started' "$LOGS/kafka.log" 2>/dev/null ;;
     ferretdb) port_open "$FERRETDB_PORT" ;;
     redis) [ "$(redis-cli -h 127.0.0.1 -p "$REDIS_PORT" ping 2>/dev/null)" = PONG ] ;;
-    ingest | enrichment | publication) port_open "$(port_of "$1")" ;;
+    ingest | enrichment | publication | site) port_open "$(port_of "$1")" ;;
   esac
 }
 
@@ -127,6 +142,7 @@ port_of() {
     ingest) echo "$INGEST_PORT" ;;
     publication) echo "$PUBLICATION_PORT" ;;
     enrichment) echo "$ENRICHMENT_PORT" ;;
+    site) echo "$SITE_PORT" ;;
   esac
 }
 
@@ -217,7 +233,13 @@ start_redis() {
 start_service() {
   local name=$1
   [ -x "$ROOT/.venv/bin/newsflow-$name" ] || die "$name: not installed (run: make install)"
-  spawn "$name" "$ROOT/.venv/bin/newsflow-$name" serve
+  if [ "$name" = site ]; then
+    spawn site env NEWSFLOW_SITE_SIMULATED_READERS="$SITE_SIMULATED_READERS" \
+      NEWSFLOW_SITE_API_URL="${NEWSFLOW_SITE_API_URL:-http://127.0.0.1:$PUBLICATION_PORT}" \
+      "$ROOT/.venv/bin/newsflow-site" serve
+  else
+    spawn "$name" "$ROOT/.venv/bin/newsflow-$name" serve
+  fi
 }
 
 start_one() {
@@ -228,7 +250,7 @@ start_one() {
   fi
   if running "$name"; then return; fi
   case $name in
-    ingest | enrichment | publication) start_service "$name" ;;
+    ingest | enrichment | publication | site) start_service "$name" ;;
     *) "start_$name" ;;
   esac
 }
@@ -306,13 +328,14 @@ cmd_status() {
 
 server_arg() {
   case ${1:-} in
-    kafka | ferretdb | redis | ingest | enrichment | publication) ;;
-    *) die "name a server (kafka, ferretdb, redis) or a service (ingest, enrichment, publication)" ;;
+    kafka | ferretdb | redis | ingest | enrichment | publication | site) ;;
+    *) die "name a server (kafka, ferretdb, redis) or a service (ingest, enrichment, publication, site)" ;;
   esac
 }
 
 case ${1:-} in
   install) cmd_install ;;
+  browser) cmd_browser ;;
   up) cmd_up ;;
   down) cmd_down ;;
   status) cmd_status ;;
@@ -320,5 +343,5 @@ case ${1:-} in
   reset) cmd_down && rm -rf "$RUN/kafka" "$RUN/ferretdb" "$RUN/redis" && say "stack: data removed" ;;
   stop) server_arg "${2:-}" && stop_one "$2" ;;
   start) server_arg "${2:-}" && mkdir -p "$LOGS" && start_one "$2" && wait_healthy "$2" ;;
-  *) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+  *) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac

@@ -48,12 +48,14 @@ class Services:
     @classmethod
     def isolated(cls) -> "Services":
         run = unique("e2e")
-        ports = {name: free_port() for name in ("ingest", "enrichment", "publication")}
+        ports = {name: free_port() for name in ("ingest", "enrichment", "publication", "site")}
         env = {
             **os.environ,
             "NEWSFLOW_INGEST_PORT": str(ports["ingest"]),
             "NEWSFLOW_ENRICHMENT_PORT": str(ports["enrichment"]),
             "NEWSFLOW_PUBLICATION_PORT": str(ports["publication"]),
+            "NEWSFLOW_SITE_PORT": str(ports["site"]),
+            "NEWSFLOW_SITE_API_URL": f"http://127.0.0.1:{ports['publication']}",
             "NEWSFLOW_INGEST_DB": f"{run}_ingest",
             "NEWSFLOW_PUBLICATION_DB": f"{run}_publication",
             "NEWSFLOW_ENRICHMENT_GROUP": f"{run}-enrichment",
@@ -129,7 +131,8 @@ ALL_SERVICES = ("ingest", "enrichment", "publication")
 
 @contextlib.asynccontextmanager
 async def running_services(*names: str, **env: str) -> AsyncIterator[Services]:
-    """Isolated services (all three unless named), with extra settings, stopped at the end."""
+    """Isolated services (the three unless named; "site" for the reader site), with extra
+    settings, stopped at the end."""
     services = Services.isolated()
     services.env.update(env)
     await services.groups_at_end()

@@ -1,0 +1,1 @@
+"""newsflow reader site: what a downstream site renders, from the public read API only."""
