@@ -8,19 +8,19 @@ check and the write are two operations, which is safe because each article has a
 writer: its events reach one consumer, in order (see the consumer). FerretDB v1 makes that
 design necessary twice over: it does not apply concurrent updates of one document
 atomically, and it pushes down only `_id` filters (anything else scans the
-collection), so every read and write here goes by `_id`; the one exception, a takedown's
-`update_many` over an article's versions, filters on `article_id`, which is indexed.
+collection), so every read and write here goes by `_id`; the one exception is a takedown's
+`update_many` over an article's versions, by `article_id` (rare).
 
 A published version is stored compact: its content is one binary field, `zjson`, the JSON
 of the ArticlePublished (zlib level 1, about a fifth of its size), beside the few fields
 that are read without decoding it: `version`, `slug` and `enriched_by` (the enricher
 versions it was enriched by, which decide whether the same version enriched again replaces
 it). FerretDB v1 spends its CPU encoding every field of a document as SQLite JSON (and
-SQLite parsing it again): a ~10 KB article as fields costs it about ten times what the same
-article as one binary field costs, and it is what bounded the replay. Documents stored
-before that, with the content as fields, are still read (`_stored`), so a read model built
-before keeps working until it is replayed; `decoded` shows either shape with the content
-as fields, for people and tests.
+SQLite parsing it again): a ~13 KB article as fields costs it about six times the CPU of
+the same article as one 3 KB binary field (bench/replay.py), and it is what bounded the
+replay. Documents stored before that, with the content as fields, are still read
+(`_stored`), so a read model built before keeps working until it is replayed; `decoded`
+shows either shape with the content as fields, for people and tests.
 
 A retracted article keeps its id, slug and version with a `retracted` record (a small
 subdocument, kept readable) and no content; a takedown also erases the content of its
