@@ -18,9 +18,11 @@ and then:
 3. compares every article of the last replay with the live read model, field by field:
    the current state, every version, the slug, the teaser, the `in` set and the list
    memberships; rebuild timestamps (`published_at`, `first_published_at`) aside;
-4. measures raw rates with documents of the same size: MongoDB `insert_many` (unordered,
-   1,000 a call, and 250 a call 4 at once with FerretDB's CPU time a document), `find_one`
-   by `_id` one after another, and Redis pipelined ZADD.
+4. measures raw rates with the same documents, as the read model stores them (the content
+   compressed into one binary field) and, for comparison, in the shape stored before (the
+   content as fields): MongoDB `insert_many` (unordered, 1,000 a call, and 250 a call 4 at
+   once with FerretDB's CPU time a document), `find_one` by `_id` one after another; and
+   Redis pipelined ZADD.
 
 Everything it creates (databases, keys, topics) is deleted at the end."""
 
@@ -37,13 +39,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import bson
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 from newsflow_chassis.cloudevents import attributes_for, to_headers
 from newsflow_chassis.kafka import ensure_topics
 from newsflow_contracts.events import ArticleContent, ArticleEnriched, Enrichment
 from newsflow_contracts.topics import ARTICLE_ENRICHED, ARTICLE_RETRACTED, Topic
-from newsflow_publication.adapters.articles import MongoArticleRepository, _document
+from newsflow_publication.adapters.articles import MongoArticleRepository, _document, decoded
 from newsflow_publication.adapters.generations import clear, generation
 from newsflow_publication.adapters.listings import PREFIX, RedisListings
 from newsflow_publication.domain.articles import publish
@@ -165,7 +168,7 @@ async def compare(
         for collection, key in pairs:
             want = await mongo[live[0]][collection].find_one({"_id": key})
             have = await mongo[rebuilt[0]][collection].find_one({"_id": key})
-            if want is None or without(want) != without(have):
+            if want is None or have is None or without(decoded(want)) != without(decoded(have)):
                 differences.append(f"{collection}/{key}")
         want_in = sorted(await redis.smembers(f"{live[1]}:in:{a}"))
         have_in = sorted(await redis.smembers(f"{rebuilt[1]}:in:{a}"))
@@ -182,15 +185,20 @@ async def compare(
     return differences
 
 
-async def raw_rates(
-    mongo: AsyncMongoClient[dict[str, Any]], redis: Redis, database: str, articles: list[ArticleEnriched]
+def shape_before(document: dict[str, Any]) -> dict[str, Any]:
+    """A stored article document in the shape stored before the content was compressed: the
+    content as fields (without `article_id`, kept as `_id`)."""
+    content = decoded(document).pop("zjson")
+    del content["article_id"]
+    return {"_id": document["_id"], **content}
+
+
+async def insert_rates(
+    mongo: AsyncMongoClient[dict[str, Any]], database: str, docs: list[dict[str, Any]]
 ) -> dict[str, float]:
-    """MongoDB and Redis on their own: the read model's own article documents inserted the way
-    the replay writes them (unordered insert_many of 250, 4 at once, with FerretDB's CPU time
-    a document), and one after another in calls of 1,000; find_one by `_id` one after
-    another; pipelined ZADD."""
-    now = datetime.now(UTC)
-    docs = [{"_id": f"raw-{n}", **_document(publish(e, now=now))} for n, e in enumerate(articles)]
+    """The documents inserted the way the replay writes them (unordered insert_many of 250,
+    4 at once, with FerretDB's CPU time a document), and one after another in calls of
+    1,000; then find_one by `_id` one after another."""
     rates: dict[str, float] = {}
     collection = mongo[database]["raw"]
     began = time.perf_counter()
@@ -214,6 +222,23 @@ async def raw_rates(
     for key in sample:
         await collection.find_one({"_id": key})
     rates["find_one"] = len(sample) / (time.perf_counter() - began)
+    await mongo.drop_database(database)
+    return rates
+
+
+async def raw_rates(
+    mongo: AsyncMongoClient[dict[str, Any]], redis: Redis, database: str, articles: list[ArticleEnriched]
+) -> dict[str, dict[str, float]]:
+    """MongoDB and Redis on their own: the read model's own article documents, as stored
+    ("stored") and in the shape before ("as fields"), by `insert_rates`; pipelined ZADD."""
+    now = datetime.now(UTC)
+    docs = [{"_id": f"raw-{n}", **_document(publish(e, now=now))} for n, e in enumerate(articles)]
+    rates = {
+        "stored": await insert_rates(mongo, database, docs),
+        "as fields": await insert_rates(mongo, database, [shape_before(d) for d in docs]),
+    }
+    rates["stored"]["size"] = statistics.mean(len(bson.encode(d)) for d in docs)
+    rates["as fields"]["size"] = statistics.mean(len(bson.encode(shape_before(d))) for d in docs)
     zset = f"{PREFIX}:{database}:raw"
     members = 20_000
     began = time.perf_counter()
@@ -221,9 +246,8 @@ async def raw_rates(
         for n in range(members):
             pipe.zadd(zset, {f"m{n}": n})
         await pipe.execute()
-    rates["zadd"] = members / (time.perf_counter() - began)
+    rates["redis"] = {"zadd": members / (time.perf_counter() - began)}
     await redis.delete(zset)
-    await mongo.drop_database(database)
     return rates
 
 
@@ -359,20 +383,30 @@ async def main() -> int:
         f"replay, median of {len(rows)}: {statistics.median(rows):,.0f} articles/s "
         f"({len(articles):,} articles of {size / 1024:.1f} KiB as events)"
     )
+    stored = raw["stored"]
     print(
-        f"raw, same run, the same documents: MongoDB insert_many {raw['insert_many']:,.0f} docs/s "
-        f"({raw['insert_many_4']:,.0f} docs/s 4 at once, as the replay writes), find_one by _id "
-        f"{raw['find_one']:,.0f}/s; Redis pipelined ZADD {raw['zadd']:,.0f}/s. The replay writes 2 "
-        f"article documents an article (its version and its state): at most "
-        f"{raw['insert_many_4'] / 2:,.0f} articles/s at that insert rate"
+        f"raw, same run, the same documents as stored ({stored['size'] / 1024:.1f} KiB of BSON, the "
+        f"content compressed): MongoDB insert_many {stored['insert_many']:,.0f} docs/s "
+        f"({stored['insert_many_4']:,.0f} docs/s 4 at once, as the replay writes), find_one by _id "
+        f"{stored['find_one']:,.0f}/s; Redis pipelined ZADD {raw['redis']['zadd']:,.0f}/s. The replay "
+        f"writes 2 article documents an article (its version and its state): at most "
+        f"{stored['insert_many_4'] / 2:,.0f} articles/s at that insert rate"
     )
-    if "insert_cpu_ms" in raw:
-        cores = os.cpu_count() or 1
-        print(
-            f"FerretDB CPU an inserted article document: {raw['insert_cpu_ms']:.2f} ms, so 2 a replayed "
-            f"article need {2 * raw['insert_cpu_ms']:.2f} ms: at most "
-            f"{cores / (2 * raw['insert_cpu_ms'] / 1e3):,.0f} articles/s on {cores} cores doing nothing else"
-        )
+    fields = raw["as fields"]
+    print(
+        f"raw, same run, the same documents in the shape before ({fields['size'] / 1024:.1f} KiB, the "
+        f"content as fields): insert_many {fields['insert_many']:,.0f} docs/s "
+        f"({fields['insert_many_4']:,.0f} docs/s 4 at once), find_one by _id {fields['find_one']:,.0f}/s"
+    )
+    cores = os.cpu_count() or 1
+    for shape, measured in raw.items():
+        if "insert_cpu_ms" in measured:
+            ms = measured["insert_cpu_ms"]
+            print(
+                f"FerretDB CPU an inserted article document ({shape}): {ms:.2f} ms, so 2 a replayed "
+                f"article need {2 * ms:.2f} ms: at most {cores / (2 * ms / 1e3):,.0f} articles/s on "
+                f"{cores} cores doing nothing else"
+            )
     print_cpu(cpu, replays_took, replayed)
     checked = f"{len(articles):,} articles x (state, version, slug, teaser, in set, lists)"
     if differences:

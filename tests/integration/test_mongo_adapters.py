@@ -1,7 +1,9 @@
-"""Adapters against the real FerretDB: versioned upserts, heads, hashed keys."""
+"""Adapters against the real FerretDB: versioned upserts, the compact article documents and
+the shape before them, heads, hashed keys."""
 
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from newsflow_contracts.events import (
@@ -12,11 +14,13 @@ from newsflow_contracts.events import (
     ArticleSubmitted,
     EnricherRun,
     Enrichment,
+    Signature,
+    SignatureTerm,
 )
 from newsflow_ingest.adapters.heads import MongoHeadStore
 from newsflow_ingest.adapters.keys import MongoKeyStore
 from newsflow_ingest.domain.articles import decide, normalise
-from newsflow_publication.adapters.articles import MongoArticleRepository
+from newsflow_publication.adapters.articles import CONTENT, MongoArticleRepository, decoded
 from newsflow_publication.domain.articles import publish
 from pymongo import AsyncMongoClient
 
@@ -176,4 +180,98 @@ async def test_the_same_version_enriched_by_a_new_enricher_version_replaces_it(d
     current = await repo.get("a1")
     assert current is not None and current.enrichment.runs == [newer_run]  # type: ignore[union-attr]
     history = await repo.versions.find_one({"_id": "a1:1"})
-    assert history is not None and history["state"]["enrichment"]["runs"][0]["version"] == "2"
+    assert history is not None
+    assert decoded(history)["state"][CONTENT]["enrichment"]["runs"][0]["version"] == "2"
+    assert history["state"]["enriched_by"] == [{"enricher": "text", "version": "2"}]
+
+
+async def test_an_article_is_stored_as_a_few_fields_and_its_compressed_content(database) -> None:  # type: ignore[no-untyped-def]
+    client, name = database
+    repo = MongoArticleRepository(client, name)
+    await repo.create_indexes()
+    run = EnricherRun(enricher="text", version="1", duration_ms=1.0)
+    signature = Signature(scheme="logtf", terms=[SignatureTerm(term="quay", weight=1.0)])
+    article = published(1, "first").model_copy(
+        update={"enrichment": Enrichment(word_count=1, runs=[run], signature=signature)}
+    )
+    await repo.save(article)
+    current = await repo.articles.find_one({"_id": "a1"})
+    assert current is not None and set(current) == {"_id", "version", "slug", "enriched_by", CONTENT}
+    assert isinstance(current[CONTENT], bytes) and current["slug"] == "slug-a1" and current["version"] == 1
+    assert current["enriched_by"] == [{"enricher": "text", "version": "1"}]
+    content = decoded(current)[CONTENT]
+    assert content["article_id"] == "a1" and content["article"]["headlines"][0]["value"] == "first"
+    assert "signature" not in content["enrichment"]  # kept out of the read model
+    version = await repo.versions.find_one({"_id": "a1:1"})
+    assert version is not None and version["state"] == {k: v for k, v in current.items() if k != "_id"}
+    assert await repo.get("a1") == article.model_copy(
+        update={"enrichment": article.enrichment.model_copy(update={"signature": None})}
+    )
+
+
+def version_before(state: ArticlePublished) -> dict[str, Any]:
+    """A version record as the repository stored it before its content was compressed."""
+    return {
+        "_id": f"{state.article_id}:{state.version}",
+        "article_id": state.article_id,
+        "version": state.version,
+        "state": shape_before(state),
+    }
+
+
+def shape_before(state: ArticlePublished) -> dict[str, Any]:
+    """An article as the repository stored it before its content was compressed."""
+    doc = state.model_dump(mode="json", by_alias=True, exclude_none=True)
+    del doc["article_id"]
+    doc["enrichment"].pop("signature", None)
+    return doc
+
+
+async def test_documents_stored_before_the_compact_shape_are_still_read_and_superseded(database) -> None:  # type: ignore[no-untyped-def]
+    client, name = database
+    repo = MongoArticleRepository(client, name)
+    await repo.create_indexes()
+    run = EnricherRun(enricher="text", version="1", duration_ms=1.0)
+    v1, v2 = (
+        published(n, headline).model_copy(update={"enrichment": Enrichment(word_count=1, runs=[run])})
+        for n, headline in ((1, "first"), (2, "second"))
+    )
+    await repo.versions.insert_many([version_before(v1), version_before(v2)])
+    await repo.articles.insert_one({"_id": "a1", **shape_before(v2)})
+    await repo.slugs.insert_one({"_id": "slug-a1", "article_id": "a1"})
+
+    assert await repo.get("a1") == v2
+    assert await repo.get_by_slug("slug-a1") == v2
+    assert await repo.save(v1) == v2  # stale
+    redelivered = v2.model_copy(update={"published_at": NOW.replace(hour=5)})
+    assert await repo.save(redelivered) == v2  # the same enricher versions: a redelivery, no write
+    assert "article" in (await repo.articles.find_one({"_id": "a1"}) or {})  # still the shape before
+    newer_run = EnricherRun(enricher="text", version="2", duration_ms=1.0)
+    re_enriched = v2.model_copy(update={"enrichment": Enrichment(word_count=1, runs=[newer_run])})
+    assert await repo.save(re_enriched) == re_enriched  # replaces it, in the compact shape
+    current = await repo.articles.find_one({"_id": "a1"})
+    assert current is not None and CONTENT in current and "article" not in current
+    v3 = published(3, "third")
+    await repo.save(v3)
+    assert await repo.get("a1") == v3
+    await repo.retract(retraction(4, "takedown"))  # erases the content of both shapes
+    versions = {doc["version"]: doc async for doc in repo.versions.find({"article_id": "a1"})}
+    assert sorted(versions) == [1, 2, 3, 4]
+    assert all(versions[n].get("taken_down") and "state" not in versions[n] for n in (1, 2, 3))
+    assert versions[4]["state"]["retracted"]["kind"] == "takedown"
+    assert isinstance(await repo.get("a1"), ArticleRetracted)
+
+
+async def test_a_takedown_spares_a_retraction_stored_before(database) -> None:  # type: ignore[no-untyped-def]
+    client, name = database
+    repo = MongoArticleRepository(client, name)
+    await repo.create_indexes()
+    v1 = published(1, "first")
+    await repo.versions.insert_one(version_before(v1))
+    await repo.save(published(2, "second"))
+    await repo.retract(retraction(3, "unpublish"))
+    await repo.save(published(4, "back"))
+    await repo.retract(retraction(5, "takedown"))
+    versions = {doc["version"]: doc async for doc in repo.versions.find({"article_id": "a1"})}
+    assert [n for n in sorted(versions) if "state" not in versions[n]] == [1, 2, 4]
+    assert versions[3]["state"]["retracted"]["kind"] == "unpublish"

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 from newsflow_contracts.events import ArticleContent, ArticleEnriched, Duplicate, Enrichment
-from newsflow_publication.adapters.articles import MongoArticleRepository
+from newsflow_publication.adapters.articles import CONTENT, MongoArticleRepository, decoded
 from newsflow_publication.domain.articles import publish
 from pymongo import AsyncMongoClient
 
@@ -43,5 +43,6 @@ async def test_a_duplicate_is_kept_in_the_history_only(repository: MongoArticleR
     kept = await repository.versions.find_one({"_id": "copy:1"})
     assert kept is not None and kept["duplicate"] == finding.model_dump(mode="json")
     assert kept["state"]["slug"] == "copy-slug"
+    assert decoded(kept)["state"][CONTENT]["article"]["headlines"][0]["value"] == "Copy"
     assert await repository.get("copy") is None
     assert await repository.get_by_slug("copy-slug") is None

@@ -4,7 +4,9 @@ what it decided in bulk, one batch at a time, in the background while the next b
 being decided (`start_flush`, `drain`).
 
 The result is what MongoArticleRepository and RedisListings would have written for the same
-records in the same order (an integration test compares the two):
+records in the same order (an integration test compares the two), in the same compact shape
+(`articles._document`: the content as one compressed binary field, which is what lets
+FerretDB take the inserts fast):
 
 - a version's record and a slug are inserted if absent, the first one wins: unordered
   `insert_many` calls (duplicate keys ignored);
@@ -141,10 +143,7 @@ class RebuildArticles:
             if any(v["article_id"] == retraction.article_id for v in self.in_flight.versions.values()):
                 await self.drain()
             if retraction.article_id in self.with_versions:
-                await self.repository.versions.update_many(
-                    {"article_id": retraction.article_id, f"state.{RETRACTED}": {"$exists": False}},
-                    {"$unset": {"state": ""}, "$set": {"taken_down": True}},
-                )
+                await self.repository.erase_versions(retraction.article_id)
         return stored
 
     async def record_duplicate(self, article: ArticlePublished, duplicate: Duplicate) -> None:
