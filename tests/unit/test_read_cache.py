@@ -22,6 +22,21 @@ def feed(*, live: bool) -> ChangeListener:
     return listener
 
 
+class Counted:
+    """A computation that answers how many times it has run, after `delay_s`."""
+
+    def __init__(self, delay_s: float = 0.0) -> None:
+        self.delay_s = delay_s
+        self.calls = 0
+
+    async def __call__(self) -> int:
+        self.calls += 1
+        number = self.calls
+        if self.delay_s:
+            await asyncio.sleep(self.delay_s)
+        return number
+
+
 async def test_found_articles_are_kept_until_their_change_is_announced() -> None:
     repository = FakeArticleRepository()
     changes = feed(live=True)
@@ -149,31 +164,19 @@ async def test_concurrent_requests_share_one_computation_unless_a_change_came_be
 
 async def test_a_value_past_its_age_is_served_while_it_is_recomputed() -> None:
     cache: UntilChanged[str, int] = UntilChanged(feed(live=True), max_age_s=0.05)
-    calls = 0
-
-    async def compute() -> int:
-        nonlocal calls
-        calls += 1
-        await asyncio.sleep(0.05)
-        return calls
+    compute = Counted(delay_s=0.05)
 
     assert await cache.get("k", compute, lambda _: ["t"]) == 1
     await asyncio.sleep(0.06)
     assert await cache.get("k", compute, lambda _: ["t"]) == 1  # past its age: served, refreshing
     await asyncio.sleep(0.07)
     assert await cache.get("k", compute, lambda _: ["t"]) == 2  # refreshed in the background
-    assert calls == 2
+    assert compute.calls == 2
 
 
 async def test_a_short_lived_value_is_computed_once_for_concurrent_requests() -> None:
     lists: ShortLived[str, int] = ShortLived(ttl_s=1)
-    calls = 0
-
-    async def compute() -> int:
-        nonlocal calls
-        calls += 1
-        await asyncio.sleep(0.01)
-        return calls
+    compute = Counted(delay_s=0.01)
 
     assert await asyncio.gather(*(lists.get("k", compute) for _ in range(5))) == [1] * 5
 
@@ -181,12 +184,7 @@ async def test_a_short_lived_value_is_computed_once_for_concurrent_requests() ->
 async def test_a_list_that_gained_an_article_is_served_once_more_while_recomputed() -> None:
     changes = feed(live=True)
     cache: UntilChanged[str, int] = UntilChanged(changes, max_age_s=60)
-    calls = 0
-
-    async def compute() -> int:
-        nonlocal calls
-        calls += 1
-        return calls
+    compute = Counted()
 
     def tags(_: int) -> list[str]:
         return ["list:section:sport", "article:a"]
@@ -205,12 +203,7 @@ async def test_a_list_that_gained_an_article_is_served_once_more_while_recompute
 async def test_what_others_are_computed_from_is_never_served_due() -> None:
     changes = feed(live=True)
     pages: UntilChanged[str, int] = UntilChanged(changes, max_age_s=60, serve_due=False)
-    calls = 0
-
-    async def compute() -> int:
-        nonlocal calls
-        calls += 1
-        return calls
+    compute = Counted()
 
     def tags(_: int) -> list[str]:
         return ["list:section:sport"]
