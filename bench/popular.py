@@ -37,7 +37,6 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import cast
 
 import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
@@ -48,7 +47,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from newsflow_contracts.topics import PAGEVIEW_RECORDED
 from newsflow_publication.adapters.listings import RedisListings
+from newsflow_publication.adapters.popularity import RedisPopularity
 from newsflow_publication.domain.listings import Teaser
+from newsflow_publication.domain.popularity import WINDOWS
 
 from tests.support.processes import Services
 from tests.support.stack import KAFKA, REDIS, commit_group_at_end, end_offsets, unique
@@ -76,11 +77,17 @@ def view(article: str) -> bytes:
     ).encode()
 
 
-async def counted(redis: Redis, prefix: str) -> int:
+async def counted(redis: Redis, prefix: str, articles: list[str]) -> int:
+    """Views counted over 7 days (undecayed), as the API reads them."""
+    popularity = RedisPopularity(redis, prefix=prefix)
+    now = time.time()
     total = 0
-    async for key in redis.scan_iter(match=f"{prefix}:views:all:d:*"):
-        rows = cast(list[tuple[bytes, float]], await redis.zrange(key, 0, -1, withscores=True))
-        total += int(sum(score for _, score in rows))
+    for start in range(0, len(articles), 50):
+        chunk = articles[start : start + 50]
+        found = await asyncio.gather(
+            *(popularity.article_views(a, [WINDOWS["7d"]], now_s=now) for a in chunk)
+        )
+        total += sum(views.views["7d"] for views in found)
     return total
 
 
@@ -279,7 +286,7 @@ async def main(args: argparse.Namespace) -> None:
         kafka_rate = await kafka_read_rate(view_offsets, args.views)
 
         drain = await timed_drain(redis, prefix, group, view_offsets, args.views, processes)
-        total = await counted(redis, prefix)
+        total = await counted(redis, prefix, articles)
         assert total == args.views, f"{total:,} views counted, {args.views:,} produced"
         batch_max = args.batch_max or "the default"
         print(

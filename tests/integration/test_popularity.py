@@ -30,7 +30,11 @@ GOOGLEBOT = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.
 async def store() -> AsyncIterator[tuple[RedisPopularity, RedisListings, str]]:
     redis = Redis.from_url(REDIS)
     run = unique("pop")
-    yield RedisPopularity(redis, prefix=f"newsflow:test:{run}", cache_s=0.001), RedisListings(redis), run
+    listings = RedisListings(redis)
+    popularity = RedisPopularity(
+        redis, prefix=f"newsflow:test:{run}", cache_s=0.001, list_key=listings.list_key
+    )
+    yield popularity, listings, run
     keys = [k async for k in redis.scan_iter(match=f"*{run}*", count=10_000)]
     if keys:
         await redis.delete(*keys)
@@ -60,12 +64,12 @@ async def test_a_batch_read_again_or_a_view_resent_counts_once(store) -> None:  
         View(1, 7, f"{run}-v3", a, now, "x"),
         View(1, 8, f"{run}-v4", b, now, None),
     ]
-    first = await popularity.absorb("g", batch, {}, now_s=now)
+    first = await popularity.absorb("g", batch, now_s=now)
     assert (first.counted, first.duplicates, first.replayed) == (4, 0, 0)
-    again = await popularity.absorb("g", batch, {}, now_s=now)  # a crash before the Kafka commit
+    again = await popularity.absorb("g", batch, now_s=now)  # a crash before the Kafka commit
     assert (again.counted, again.duplicates, again.replayed) == (0, 0, 4)
     resent = await popularity.absorb(
-        "g", [View(0, 12, f"{run}-v1", a, now), View(0, 13, f"{run}-v5", b, now)], {}, now_s=now
+        "g", [View(0, 12, f"{run}-v1", a, now), View(0, 13, f"{run}-v5", b, now)], now_s=now
     )
     assert (resent.counted, resent.duplicates, resent.replayed) == (1, 1, 0)
     assert await popularity.offsets("g", [0, 1, 2]) == {0: 13, 1: 8}
@@ -82,7 +86,7 @@ async def test_a_resent_view_counts_once_within_the_dedup_ttl_and_ids_are_kept_i
     a = f"{run}-a"
 
     async def absorb(offset: int, view_id: str, now: float) -> tuple[int, int, int]:
-        done = await popularity.absorb("g", [View(0, offset, view_id, a, now, "x")], {}, now_s=now)
+        done = await popularity.absorb("g", [View(0, offset, view_id, a, now, "x")], now_s=now)
         return done.counted, done.duplicates, done.replayed
 
     assert await absorb(1, f"{run}-v", t0) == (1, 0, 0)
@@ -106,7 +110,7 @@ async def test_an_id_twice_in_a_batch_counts_once_and_stale_records_move_only_of
         View(2, 7, "invalid:2:7", "", 0.0),  # dead-lettered: only its offset
         View(3, 9, f"{run}-v2", a, now - 9 * 86400, "z"),  # older than every window
     ]
-    done = await popularity.absorb("g", batch, {a: ["all", f"section:{run}"]}, now_s=now)
+    done = await popularity.absorb("g", batch, now_s=now)
     assert (done.counted, done.duplicates, done.replayed) == (1, 1, 0)
     assert await popularity.offsets("g", [2, 3]) == {2: 7, 3: 9}
     assert (await popularity.article_views(a, [WINDOWS["1h"]], now_s=now)).visitors == {"1h": 1}
@@ -115,23 +119,64 @@ async def test_an_id_twice_in_a_batch_counts_once_and_stale_records_move_only_of
 async def test_every_key_the_counting_script_writes_expires_and_keeps_its_expiry(store) -> None:  # type: ignore[no-untyped-def]
     popularity, _, run = store
     now = time.time()
-    lists = {f"{run}-a": ["all", f"section:{run}", f"subject:{run}"]}
     views = [
         View(0, i, f"{run}-v{i}", f"{run}-a" if i % 2 else f"{run}-b", now - i * 150, f"h{i}")
         for i in range(40)
     ]
-    await popularity.absorb("g", views[:20], lists, now_s=now)
+    await popularity.absorb("g", views[:20], now_s=now)
     keys = [k async for k in popularity.redis.scan_iter(match=f"{popularity.prefix}:*", count=10_000)]
-    counters = [k for k in keys if b":offsets:" not in k]
+    counters = [k for k in keys if b":offsets:" not in k and not k.endswith(b":folded")]
     assert len(counters) > 30
     first = {k: await popularity.redis.expiretime(k) for k in counters}
     assert all(at > now for at in first.values()), [k for k, at in first.items() if at <= now]
-    await popularity.absorb("g", views[20:], lists, now_s=now + 1)
+    await popularity.absorb("g", views[20:], now_s=now + 1)
     for key, at in first.items():
         assert await popularity.redis.expiretime(key) == at  # fixed by its bucket, not moved
     keys = [k async for k in popularity.redis.scan_iter(match=f"{popularity.prefix}:*", count=10_000)]
-    lifetimes = [await popularity.redis.ttl(k) for k in keys if b":offsets:" not in k]
+    lifetimes = [
+        await popularity.redis.ttl(k) for k in keys if b":offsets:" not in k and not k.endswith(b":folded")
+    ]
     assert len(lifetimes) > len(counters) and all(ttl > 0 for ttl in lifetimes)
+
+
+async def test_a_closed_5_minute_bucket_is_folded_into_its_hour_and_day_without_counting_twice(store) -> None:  # type: ignore[no-untyped-def]
+    popularity, _, run = store
+    t0 = (time.time() // 300) * 300 + 100  # within a 5-minute bucket
+    b0 = int(t0 // 300)
+    a = f"{run}-a"
+    redis = popularity.redis
+
+    def views(first: int, n: int, at: float) -> list[View]:
+        return [View(0, first + i, f"{run}-v{first + i}", a, at, f"visitor{i % 3}") for i in range(n)]
+
+    async def counts(now: float) -> tuple[dict[str, int], dict[str, int]]:
+        found = await popularity.article_views(a, WINDOWS.values(), now_s=now)
+        return found.views, found.visitors
+
+    await popularity.absorb("g", views(0, 2, t0), now_s=t0)  # a new prefix: its first bucket counts directly
+    assert await redis.get(popularity.folded_key) == str(b0).encode()
+    await popularity.absorb("g", views(10, 4, t0 + 300), now_s=t0 + 300)  # the next bucket, still open
+    hour = popularity.views_key("h", int((t0 + 300) // 3600))
+    assert await redis.zscore(hour, a) == (2.0 if int(t0 // 3600) == int((t0 + 300) // 3600) else None)
+    assert await counts(t0 + 300) == ({"1h": 6, "24h": 6, "7d": 6}, {"1h": 3, "24h": 3, "7d": 3})
+
+    await popularity.absorb("g", views(20, 1, t0 + 600), now_s=t0 + 600)  # closes and folds b0 + 1
+    assert await redis.get(popularity.folded_key) == str(b0 + 1).encode()
+    assert await redis.zscore(popularity.views_key("d", int((t0 + 300) // 86400)), a) == (
+        6.0 if int(t0 // 86400) == int((t0 + 300) // 86400) else 4.0
+    )
+    assert await counts(t0 + 600) == ({"1h": 7, "24h": 7, "7d": 7}, {"1h": 3, "24h": 3, "7d": 3})
+    folded_m5 = popularity.views_key("m5", b0 + 1)
+    assert (
+        await redis.expiretime(folded_m5) == (b0 + 2) * 300 + 2 * 3600
+    )  # now kept for the 1-hour window only
+
+    await popularity.absorb("g", views(30, 1, t0 + 300), now_s=t0 + 610)  # a late view for the folded bucket
+    assert await counts(t0 + 610) == ({"1h": 8, "24h": 8, "7d": 8}, {"1h": 3, "24h": 3, "7d": 3})
+    await popularity.absorb("g", views(30, 1, t0 + 300), now_s=t0 + 900)  # read again, and b0 + 2 folded
+    assert await counts(t0 + 900) == ({"1h": 8, "24h": 8, "7d": 8}, {"1h": 3, "24h": 3, "7d": 3})
+    ranked = await popularity.top(WINDOWS["24h"], "all", count=5, now_s=t0 + 900)
+    assert [article for article, _ in ranked] == [a]
 
 
 async def test_popular_ranks_recent_reading_first_and_shows_only_listed_articles(store) -> None:  # type: ignore[no-untyped-def]
@@ -140,14 +185,12 @@ async def test_popular_ranks_recent_reading_first_and_shows_only_listed_articles
     fresh, older, hidden, other = (f"{run}-{n}" for n in ("fresh", "older", "hidden", "other"))
     section = f"s{run[-6:]}"
     for article, sec in ((fresh, section), (older, section), (other, "elsewhere")):
-        await listings.put(teaser(article, sec), ["all"])
-    lists = {a: ["all", f"section:{section}"] for a in (fresh, older, hidden)}
-    lists[other] = ["all", "section:elsewhere"]
+        await listings.put(teaser(article, sec), ["all", f"section:{sec}"])
     views = [View(0, i, f"{run}-o{i}", older, now - 5 * 3600) for i in range(10)]  # 5 hours ago
     views += [View(0, 10 + i, f"{run}-f{i}", fresh, now) for i in range(6)]
     views += [View(0, 20 + i, f"{run}-h{i}", hidden, now) for i in range(50)]  # never listed
     views += [View(0, 80 + i, f"{run}-x{i}", other, now) for i in range(3)]
-    await popularity.absorb(f"g-{run}", views, lists, now_s=now)
+    await popularity.absorb(f"g-{run}", views, now_s=now)
 
     async def ranked(window: str, sec: str | None) -> list[str]:
         lst = f"section:{sec}" if sec else "all"

@@ -1,14 +1,14 @@
 """How the page-view consumer reads a batch (no Kafka or Redis needed): which records are
 views and what is kept of them, and why each of the others goes to the dead-letter topic; and
 how the counting script's argument groups the views (one target per article and 5-minute
-bucket, every key once, each with its lifetime)."""
+bucket)."""
 
 import json
 from datetime import UTC, datetime
 from types import SimpleNamespace
 from typing import Any
 
-from newsflow_publication.adapters.popularity import NOT_COUNTED, RedisPopularity, View, _ScriptBatch
+from newsflow_publication.adapters.popularity import NOT_COUNTED, View, _ScriptBatch
 from newsflow_publication.entrypoints.popularity_consumer import VALIDATED_AT_ONCE, _decode
 from pydantic import ValidationError
 
@@ -85,47 +85,22 @@ def test_a_batch_larger_than_a_validation_chunk_keeps_every_view_in_order() -> N
 
 
 def test_the_scripts_argument_has_one_target_per_article_and_5_minute_bucket() -> None:
-    names = RedisPopularity.__new__(RedisPopularity)
-    names.prefix = "p"
-    lists = {"a": ["all", "section:news"]}
-    batch = _ScriptBatch(names, lists, NOW_S)
+    batch = _ScriptBatch(NOW_S)
     at = VIEWED_AT.timestamp()
     for view in (
         View(0, 5, "v1", "a", at, "h1"),
         View(0, 6, "v2", "a", at + 1, None),  # same target
-        View(1, 2, "v3", "b", at),  # no lists known: site-wide only
+        View(1, 2, "v3", "b", at),
         View(1, 3, "v4", "a", at - 300),  # the 5-minute bucket before
         View(0, 7, "invalid:0:7", "", 0.0),  # outside every window: only its offset
         View(1, 1, "v5", "a", NOW_S + 3600),  # from the future: counted now
     ):
         batch.add(view)
     payload = json.loads(batch.to_json())
+    m5 = int(at // 300)
     assert payload["partitions"] == [[0, 7], [1, 3]]
+    assert payload["offset"] == [5, 6, 2, 3, 7, 1]
+    assert payload["id"] == ["v1", "v2", "v3", "v4", "invalid:0:7", "v5"]
     assert payload["target"] == [1, 1, 2, 3, NOT_COUNTED, 1]
     assert payload["visitor"] == ["h1", "", "", "", "", ""]
-    keys = [name for name, _ in payload["keys"]]
-    assert len(keys) == len(set(keys))  # each key once
-    m5 = int(at // 300)
-    article, views_keys, visitors_keys = payload["targets"][0]
-    assert article == "a"
-    assert [keys[k - 1] for k in views_keys] == [
-        f"p:views:all:m5:{m5}",
-        f"p:views:all:h:{int(at // 3600)}",
-        f"p:views:all:d:{int(at // 86400)}",
-        f"p:views:section:news:m5:{m5}",
-        f"p:views:section:news:h:{int(at // 3600)}",
-        f"p:views:section:news:d:{int(at // 86400)}",
-    ]
-    assert [keys[k - 1] for k in visitors_keys] == [
-        f"p:visitors:a:m5:{m5}",
-        f"p:visitors:a:h:{int(at // 3600)}",
-        f"p:visitors:a:d:{int(at // 86400)}",
-    ]
-    lifetimes = dict(payload["keys"])
-    assert lifetimes[f"p:views:all:m5:{m5}"] == int((m5 + 1) * 300 + 2 * 3600 - NOW_S)
-    assert payload["targets"][1][0] == "b" and len(payload["targets"][1][1]) == 3
-    assert len(payload["targets"]) == 3
-    assert (
-        payload["targets"][2][0] == "a"
-        and keys[payload["targets"][2][1][0] - 1] == f"p:views:all:m5:{m5 - 1}"
-    )
+    assert payload["targets"] == [["a", m5], ["b", m5], ["a", m5 - 1]]

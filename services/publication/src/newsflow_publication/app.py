@@ -75,9 +75,10 @@ def create_app(
         prefix=settings.popular_prefix,
         dedup_ttl_s=settings.popular_dedup_ttl_s,
         cache_s=settings.popular_cache_s,
+        list_key=listings.list_key,
     )
     if settings.popular_enabled:
-        popularity_consumer.register(broker, settings, popularity, listings)
+        popularity_consumer.register(broker, settings, popularity)
     related = RedisRelated(redis, prefix=settings.related_prefix, changes_channel=settings.changes_channel)
     beacon = views.Beacon(broker, settings)
     subscriptions = MongoSubscriptionStore(mongo, settings.publication_db)

@@ -198,3 +198,6 @@ class SwitchableListings:
 
     async def teasers(self, article_ids: list[str]) -> list[Teaser]:
         return await self.target.teasers(article_ids)
+
+    def list_key(self, lst: str) -> str:
+        return self.target.list_key(lst)

@@ -28,6 +28,7 @@ class Listings(Protocol):
     async def remove(self, article_id: str) -> None: ...
     async def page(self, lst: str, *, cursor: str | None, limit: int) -> tuple[list[Teaser], str | None]: ...
     async def teasers(self, article_ids: list[str]) -> list[Teaser]: ...
+    def list_key(self, lst: str) -> str: ...
 
 
 def _text(value: bytes | str) -> str:
@@ -43,7 +44,8 @@ class RedisListings:
         self.redis = redis
         self.prefix = prefix
 
-    def _list_key(self, lst: str) -> str:
+    def list_key(self, lst: str) -> str:
+        """The sorted set of the list's articles."""
         return f"{self.prefix}:list:{lst}"
 
     async def put(self, teaser: Teaser, lists: list[str]) -> None:
@@ -53,9 +55,9 @@ class RedisListings:
         score = _score(teaser.first_published_at or teaser.published_at)
         async with self.redis.pipeline(transaction=True) as pipe:
             for lst in before - set(lists):
-                pipe.zrem(self._list_key(lst), teaser.article_id)
+                pipe.zrem(self.list_key(lst), teaser.article_id)
             for lst in lists:
-                pipe.zadd(self._list_key(lst), {teaser.article_id: score}, nx=True)
+                pipe.zadd(self.list_key(lst), {teaser.article_id: score}, nx=True)
             pipe.delete(in_key)
             pipe.sadd(in_key, *lists)
             pipe.set(f"{self.prefix}:teaser:{teaser.article_id}", teaser.model_dump_json())
@@ -66,7 +68,7 @@ class RedisListings:
         lists = {_text(m) for m in await self.redis.smembers(in_key)}
         async with self.redis.pipeline(transaction=True) as pipe:
             for lst in lists:
-                pipe.zrem(self._list_key(lst), article_id)
+                pipe.zrem(self.list_key(lst), article_id)
             pipe.delete(in_key, f"{self.prefix}:teaser:{article_id}")
             await pipe.execute()
 
@@ -75,7 +77,7 @@ class RedisListings:
         A cursor names the last item shown, so articles arriving meanwhile shift nothing."""
         top, after = ("+inf", None) if cursor is None else (decode_cursor(cursor)[0], decode_cursor(cursor))
         rows = await self.redis.zrevrangebyscore(
-            self._list_key(lst), top, "-inf", start=0, num=limit + 1 + (64 if after else 0), withscores=True
+            self.list_key(lst), top, "-inf", start=0, num=limit + 1 + (64 if after else 0), withscores=True
         )
         entries = [(_text(member), float(score)) for member, score in cast(list[tuple[bytes, float]], rows)]
         if after is not None:

@@ -2,12 +2,20 @@
 
 Keys, under a configurable prefix (`NEWSFLOW_POPULAR_PREFIX`, default `newsflow:pop`):
 
-- `<prefix>:views:<list>:<m5|h|d>:<bucket>`: sorted set article id -> views in that
-  5-minute, hour or day bucket (bucket = epoch seconds // bucket length), for the lists
-  `all`, `section:<s>` and `subject:<id>`; kept 2 hours, 26 hours and 8 days after the
-  bucket ends;
+- `<prefix>:views:all:<m5|h|d>:<bucket>`: sorted set article id -> views in that 5-minute,
+  hour or day bucket (bucket = epoch seconds // bucket length), site-wide. Popular of a
+  section or subject is the site-wide one within the list's articles (the listings' sorted
+  set of that list, `list_key`), so a view is written once, not once per list. A 5-minute
+  bucket is kept until folded (below), then 2 hours after it ends; hours 26 hours and days
+  8 days after they end;
 - `<prefix>:visitors:<article id>:<m5|h|d>:<bucket>`: HyperLogLog of the pseudonymous
-  visitor ids, same buckets and lifetimes;
+  visitor ids, same buckets, folding and lifetimes;
+- `<prefix>:folded`: the last 5-minute bucket folded into its hour and day. A view counts in
+  its 5-minute bucket only; the first batch after that bucket has closed adds it to its hour
+  and day (ZINCRBY of each article, PFMERGE of each visitor HyperLogLog), in the same atomic
+  script. A view for a bucket already folded (a late one) counts in all three directly. The
+  24-hour and 7-day windows read the 5-minute buckets not yet folded beside their hours and
+  days, in a transaction that watches this key;
 - `<prefix>:seen-ids:<period>`: set of the CloudEvents ids of the views counted during one
   dedup period (`NEWSFLOW_POPULAR_DEDUP_TTL_S` long; period = epoch seconds // that length).
   A view is looked up in the current period's set and the one before, so a view sent twice
@@ -25,34 +33,27 @@ consumer commits to Kafka after the script; at (re)assignment it seeks to the of
 here, so what Redis holds and what it has counted never disagree, even if Redis lost its
 last second of writes.
 
-Cost: a write command called from a script takes Redis about 3 µs whatever it does (measured
+Cost: a write command called from a script takes Redis 2 to 3 µs whatever it does (measured
 on a 2-core development machine, append-only file on), a read a fraction of that, so the
-script writes per batch, not per view. Python groups the batch's views by (article, 5-minute
-bucket), a "target", and sends each key name once; the script looks the ids up in this
-period's and the last period's sets with one SMISMEMBER each per 1,000 views, then, per
-target, does one ZINCRBY per list and bucket (with the target's count) and one PFADD per
-visitor HyperLogLog (with all of the target's visitors), one SADD per 1,000 counted ids, and
-one EXPIRE per key the batch created (EXISTS tells; a bucket's expiry, its end plus its keep
-time, never moves). Records that are not views or are older than every window (target 0) only
-move their partition's offset."""
+script writes per batch and target, not per view or per list. Python groups the batch's views
+by (article, 5-minute bucket), a "target"; the script looks the ids up in this period's and
+the last period's sets with one SMISMEMBER each per 1,000 views, then, per target, does one
+ZINCRBY (with the target's count) and one PFADD (with all of the target's visitors), one SADD
+per 1,000 counted ids, and one EXPIREAT per key the batch created (EXISTS tells; the expiry
+follows from the bucket: it never moves, except once at the fold). Records that are not views
+or are older than every window (target 0) only move their partition's offset."""
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import NamedTuple, cast
+from typing import Any, NamedTuple, cast
 
 from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
+from redis.exceptions import WatchError
 
 from ..domain.listings import ALL
-from ..domain.popularity import (
-    GRANULARITIES,
-    MINUTES_5,
-    Window,
-    bucket_of,
-    bucket_ttl_s,
-    counted_buckets,
-    window_buckets,
-)
+from ..domain.popularity import GRANULARITIES, MINUTES_5, Granularity, Window, window_reads
 
 DEFAULT_PREFIX = "newsflow:pop"
 OLDEST_S = 8 * 86400  # views older than this fall outside every window: only their offset counts
@@ -61,12 +62,61 @@ NOT_COUNTED = 0  # the target of a record that only moves its partition's offset
 ABSORB = """
 local prefix, group = ARGV[1], ARGV[2]
 local period_s = tonumber(ARGV[3])
-local period = math.floor(tonumber(ARGV[4]) / period_s)
+local now = tonumber(ARGV[4])
+local period = math.floor(now / period_s)
 local batch = cjson.decode(ARGV[5])
+local granularities = cjson.decode(ARGV[6])  -- {name, seconds, keep}, the 5-minute one first
+local FINE, COARSE = granularities[1], {granularities[2], granularities[3]}
+local LONGEST_KEEP = granularities[3][3]
 local CHUNK = 1000  -- arguments per variadic call (unpack's stack is limited)
 
 local function offsets_key(part) return prefix .. ':offsets:' .. group .. ':' .. string.format('%d', part) end
 local function seen_key(p) return prefix .. ':seen-ids:' .. string.format('%d', p) end
+local function views_key(g, b) return prefix .. ':views:all:' .. g[1] .. ':' .. string.format('%d', b) end
+local function visitors_key(article, g, b)
+  return prefix .. ':visitors:' .. article .. ':' .. g[1] .. ':' .. string.format('%d', b)
+end
+local function coarse_of(g, fine) return math.floor(fine * FINE[2] / g[2]) end
+local function kept_until(g, b) return (b + 1) * g[2] + g[3] end
+
+-- a closed 5-minute bucket added into its hour and its day, visitors too; from then on it is
+-- kept only as long as the 1-hour window needs it
+local function fold(b)
+  local from = views_key(FINE, b)
+  local rows = redis.call('ZRANGE', from, 0, -1, 'WITHSCORES')
+  if #rows == 0 then return end
+  for _, g in ipairs(COARSE) do
+    local into = views_key(g, coarse_of(g, b))
+    for i = 1, #rows, 2 do redis.call('ZINCRBY', into, rows[i + 1], rows[i]) end
+    redis.call('EXPIREAT', into, kept_until(g, coarse_of(g, b)))
+  end
+  redis.call('EXPIREAT', from, kept_until(FINE, b))
+  for i = 1, #rows, 2 do
+    local visitors = visitors_key(rows[i], FINE, b)
+    if redis.call('EXISTS', visitors) == 1 then
+      for _, g in ipairs(COARSE) do
+        local into = visitors_key(rows[i], g, coarse_of(g, b))
+        redis.call('PFMERGE', into, visitors)
+        redis.call('EXPIREAT', into, kept_until(g, coarse_of(g, b)))
+      end
+      redis.call('EXPIREAT', visitors, kept_until(FINE, b))
+    end
+  end
+end
+
+-- the last 5-minute bucket folded; a new prefix starts with the current one, which its views
+-- then also count directly in the hour and day (so do counters an older version left)
+local function folded_so_far()
+  local current = math.floor(now / FINE[2])
+  local folded = tonumber(redis.call('GET', prefix .. ':folded') or '')
+  if folded and folded >= current - 1 then return folded end
+  if folded then
+    for b = folded + 1, current - 1 do fold(b) end
+  end
+  folded = folded and current - 1 or current
+  redis.call('SET', prefix .. ':folded', string.format('%d', folded))
+  return folded
+end
 
 -- partition -> last offset counted (-1: none yet)
 local function stored_offsets()
@@ -139,30 +189,48 @@ local function tally(counted)
   return counts, visitors
 end
 
-local keys, checked, created = batch.keys, {}, {}
-local function writing(k)  -- the key's name; notes whether this batch creates it
-  if not checked[k] then
-    checked[k] = true
-    if redis.call('EXISTS', keys[k][1]) == 0 then created[#created + 1] = k end
+-- key -> the expiry to give it after the batch's writes, if the batch creates it
+local created = {}
+local function writing(key, expires_at)
+  if created[key] == nil then
+    created[key] = redis.call('EXISTS', key) == 0 and expires_at or false
   end
-  return keys[k][1]
+  return key
 end
 
-local function add(counts, visitors)
+-- the buckets a view of 5-minute bucket b counts in: that bucket alone while it is open (the
+-- fold adds it to its hour and day), or all three once it has been folded (a late view)
+local function buckets_of(b, folded)
+  if b > folded then
+    -- kept until folded; a bucket never folded is of no window's concern after the longest keep
+    return {{FINE, b, (b + 1) * FINE[2] + LONGEST_KEEP}}
+  end
+  local found = {{FINE, b, kept_until(FINE, b)}}
+  for _, g in ipairs(COARSE) do
+    local cb = coarse_of(g, b)
+    found[#found + 1] = {g, cb, kept_until(g, cb)}
+  end
+  return found
+end
+
+local function add(counts, visitors, folded)
   for t, n in pairs(counts) do
-    local article, views_keys, visitors_keys = unpack(batch.targets[t])
-    for _, k in ipairs(views_keys) do redis.call('ZINCRBY', writing(k), n, article) end
+    local article, b = batch.targets[t][1], batch.targets[t][2]
     local vs = visitors[t]
-    if vs then
-      for _, k in ipairs(visitors_keys) do
-        local key = writing(k)
+    for _, gb in ipairs(buckets_of(b, folded)) do
+      local g, bucket, expires_at = gb[1], gb[2], gb[3]
+      redis.call('ZINCRBY', writing(views_key(g, bucket), expires_at), n, article)
+      if vs then
+        local key = writing(visitors_key(article, g, bucket), expires_at)
         for from = 1, #vs, CHUNK do
           redis.call('PFADD', key, unpack(vs, from, math.min(from + CHUNK - 1, #vs)))
         end
       end
     end
   end
-  for _, k in ipairs(created) do redis.call('EXPIRE', keys[k][1], keys[k][2]) end
+  for key, expires_at in pairs(created) do
+    if expires_at then redis.call('EXPIREAT', key, expires_at) end
+  end
 end
 
 local function store_offsets(stored)
@@ -173,14 +241,17 @@ local function store_offsets(stored)
   end
 end
 
+local folded = folded_so_far()
 local stored = stored_offsets()
 local fresh, replayed = first_reads(stored)
 local counted, duplicates = unseen(fresh)
 remember(counted)
-add(tally(counted))
+local counts, visitors = tally(counted)
+add(counts, visitors, folded)
 store_offsets(stored)
 return {#counted, duplicates, replayed}
 """
+GRANULARITIES_JSON = json.dumps([[g.name, g.seconds, g.keep_s] for g in GRANULARITIES])
 
 
 class View(NamedTuple):
@@ -209,110 +280,75 @@ class ArticleViews:
 
 class _ScriptBatch:
     """The script's argument for one batch: the views as columns (partition, offset, id,
-    target, visitor), every key once with its lifetime, and the targets, (article, 5-minute
-    bucket) pairs, each with the keys its views count in. Indexes are 1-based, as Lua's."""
+    target, visitor), the last offset of each partition, and the targets, (article, 5-minute
+    bucket) pairs. Indexes are 1-based, as Lua's."""
 
-    def __init__(self, names: "RedisPopularity", lists: dict[str, list[str]], now_s: float) -> None:
-        self.names = names
-        self.lists = lists
+    def __init__(self, now_s: float) -> None:
         self.now_s = now_s
-        self.columns: dict[str, list[object]] = {
-            "partition": [],
-            "offset": [],
-            "id": [],
-            "target": [],
-            "visitor": [],
-        }
+        self.oldest_s = now_s - OLDEST_S
+        self.partition: list[int] = []
+        self.offset: list[int] = []
+        self.id: list[str] = []
+        self.target: list[int] = []
+        self.visitor: list[str] = []
         self.last_offsets: dict[int, int] = {}
-        self.keys: list[tuple[str, int]] = []
-        self.targets: list[tuple[str, list[int], list[int]]] = []
-        self._key_index: dict[str, int] = {}
+        self.targets: list[tuple[str, int]] = []
         self._target_index: dict[tuple[str, int], int] = {}
-        self._buckets: dict[int, list[tuple[str, int, int]]] = {}
-        self._views_keys: dict[tuple[str, int], list[int]] = {}
 
     def add(self, view: View) -> None:
         if view.offset > self.last_offsets.get(view.partition, -1):
             self.last_offsets[view.partition] = view.offset
         at = min(view.viewed_at_s, self.now_s)
-        target = (
-            self._target(view.article_id, bucket_of(at, MINUTES_5))
-            if at >= self.now_s - OLDEST_S
-            else NOT_COUNTED
-        )
-        columns = self.columns
-        columns["partition"].append(view.partition)
-        columns["offset"].append(view.offset)
-        columns["id"].append(view.view_id)
-        columns["target"].append(target)
-        columns["visitor"].append(view.visitor or "")
+        if at >= self.oldest_s:
+            pair = (view.article_id, int(at // MINUTES_5.seconds))
+            target = self._target_index.get(pair)
+            if target is None:
+                self.targets.append(pair)
+                target = self._target_index[pair] = len(self.targets)
+        else:
+            target = NOT_COUNTED
+        self.partition.append(view.partition)
+        self.offset.append(view.offset)
+        self.id.append(view.view_id)
+        self.target.append(target)
+        self.visitor.append(view.visitor or "")
 
     def to_json(self) -> str:
         return json.dumps(
             {
-                **self.columns,
+                "partition": self.partition,
+                "offset": self.offset,
+                "id": self.id,
+                "target": self.target,
+                "visitor": self.visitor,
                 "partitions": list(self.last_offsets.items()),
-                "keys": self.keys,
                 "targets": self.targets,
             },
             separators=(",", ":"),
         )
 
-    def _target(self, article_id: str, minutes_5: int) -> int:
-        index = self._target_index.get((article_id, minutes_5))
-        if index is None:
-            views_keys: list[int] = []
-            for lst in self.lists.get(article_id) or [ALL]:
-                views_keys += self._list_keys(lst, minutes_5)
-            visitors_keys = [
-                self._key(self.names.visitors_key(article_id, granularity, bucket), ttl)
-                for granularity, bucket, ttl in self._buckets_of(minutes_5)
-            ]
-            self.targets.append((article_id, views_keys, visitors_keys))
-            index = self._target_index[(article_id, minutes_5)] = len(self.targets)
-        return index
-
-    def _list_keys(self, lst: str, minutes_5: int) -> list[int]:
-        """The list's views keys (5-minute, hour, day) for a 5-minute bucket."""
-        found = self._views_keys.get((lst, minutes_5))
-        if found is None:
-            found = self._views_keys[(lst, minutes_5)] = [
-                self._key(self.names.views_key(lst, granularity, bucket), ttl)
-                for granularity, bucket, ttl in self._buckets_of(minutes_5)
-            ]
-        return found
-
-    def _buckets_of(self, minutes_5: int) -> list[tuple[str, int, int]]:
-        """(granularity name, bucket, seconds to keep it) of the buckets holding a 5-minute one."""
-        found = self._buckets.get(minutes_5)
-        if found is None:
-            at = minutes_5 * MINUTES_5.seconds
-            found = self._buckets[minutes_5] = [
-                (g.name, bucket_of(at, g), bucket_ttl_s(bucket_of(at, g), g, self.now_s))
-                for g in GRANULARITIES
-            ]
-        return found
-
-    def _key(self, name: str, ttl: int) -> int:
-        index = self._key_index.get(name)
-        if index is None:
-            self.keys.append((name, ttl))
-            index = self._key_index[name] = len(self.keys)
-        return index
-
 
 class RedisPopularity:
     def __init__(
-        self, redis: Redis, *, prefix: str = DEFAULT_PREFIX, dedup_ttl_s: int = 3600, cache_s: float = 2.0
+        self,
+        redis: Redis,
+        *,
+        prefix: str = DEFAULT_PREFIX,
+        dedup_ttl_s: int = 3600,
+        cache_s: float = 2.0,
+        list_key: Callable[[str], str] | None = None,
     ) -> None:
+        """`list_key` names the sorted set of a list's articles (the listings'), which Popular
+        of a section or subject is the site-wide Popular within."""
         self.redis = redis
         self.prefix = prefix
         self.dedup_ttl_s = dedup_ttl_s
         self.cache_s = cache_s
+        self.list_key = list_key
         self._absorb = redis.register_script(ABSORB)
 
-    def views_key(self, lst: str, granularity: str, bucket: int) -> str:
-        return f"{self.prefix}:views:{lst}:{granularity}:{bucket}"
+    def views_key(self, granularity: str, bucket: int) -> str:
+        return f"{self.prefix}:views:{ALL}:{granularity}:{bucket}"
 
     def visitors_key(self, article_id: str, granularity: str, bucket: int) -> str:
         return f"{self.prefix}:visitors:{article_id}:{granularity}:{bucket}"
@@ -320,18 +356,19 @@ class RedisPopularity:
     def offsets_key(self, group: str, partition: int) -> str:
         return f"{self.prefix}:offsets:{group}:{partition}"
 
-    async def absorb(
-        self, group: str, views: Sequence[View], lists: dict[str, list[str]], *, now_s: float
-    ) -> Absorbed:
-        """Count a batch of views exactly once (see the module). `lists` gives each article's
-        lists (an article missing there counts site-wide only)."""
+    @property
+    def folded_key(self) -> str:
+        return f"{self.prefix}:folded"
+
+    async def absorb(self, group: str, views: Sequence[View], *, now_s: float) -> Absorbed:
+        """Count a batch of views exactly once (see the module)."""
         if not views:
             return Absorbed()
-        batch = _ScriptBatch(self, lists, now_s)
+        batch = _ScriptBatch(now_s)
         for view in views:
             batch.add(view)
         counted, duplicates, replayed = await self._absorb(
-            args=[self.prefix, group, self.dedup_ttl_s, now_s, batch.to_json()]
+            args=[self.prefix, group, self.dedup_ttl_s, now_s, batch.to_json(), GRANULARITIES_JSON]
         )
         return Absorbed(int(counted), int(duplicates), int(replayed))
 
@@ -345,19 +382,22 @@ class RedisPopularity:
 
     async def top(self, window: Window, lst: str, *, count: int, now_s: float) -> list[tuple[str, float]]:
         """The `count` most read articles of the list over the window, with their decayed
-        scores; the union is kept `cache_s` so that readers share it."""
+        scores: the site-wide ones, within the list's articles for another list. The result
+        is kept `cache_s` so that readers share it."""
         dest = f"{self.prefix}:top:{window.name}:{lst}"
         rows = await self.redis.zrevrange(dest, 0, count - 1, withscores=True)
         if not rows:
-            weights = {
-                self.views_key(lst, window.granularity.name, bucket): weight
-                for bucket, weight in window_buckets(window, now_s)
-            }
-            async with self.redis.pipeline(transaction=True) as pipe:
+            within = None if lst == ALL else self._list_key(lst)
+
+            def queue(pipe: Pipeline, folded: int | None) -> None:
+                weights = {self.views_key(g.name, b): w for g, b, w in window_reads(window, now_s, folded)}
                 pipe.zunionstore(dest, weights)
+                if within is not None:
+                    pipe.zinterstore(dest, {dest: 1, within: 0})
                 pipe.pexpire(dest, max(1, int(self.cache_s * 1000)))
                 pipe.zrevrange(dest, 0, count - 1, withscores=True)
-                rows = (await pipe.execute())[-1]
+
+            rows = (await self._read_folded(queue))[-1]
         return [
             (m.decode() if isinstance(m, bytes) else m, float(s))
             for m, s in cast(list[tuple[bytes | str, float]], rows)
@@ -369,18 +409,40 @@ class RedisPopularity:
         """Views (undecayed, every bucket touching the window) and unique visitors (estimated,
         about 0.8% standard error) of one article."""
         chosen = list(windows)
-        async with self.redis.pipeline(transaction=False) as pipe:
+        reads: dict[str, list[tuple[Granularity, int, float]]] = {}
+
+        def queue(pipe: Pipeline, folded: int | None) -> None:
             for window in chosen:
-                buckets = counted_buckets(window, now_s)
-                for bucket in buckets:
-                    pipe.zscore(self.views_key(ALL, window.granularity.name, bucket), article_id)
-                pipe.pfcount(*(self.visitors_key(article_id, window.granularity.name, b) for b in buckets))
-            results = await pipe.execute()
+                reads[window.name] = buckets = window_reads(window, now_s, folded)
+                for g, b, _ in buckets:
+                    pipe.zscore(self.views_key(g.name, b), article_id)
+                pipe.pfcount(*(self.visitors_key(article_id, g.name, b) for g, b, _ in buckets))
+
+        results = await self._read_folded(queue)
         out = ArticleViews()
         position = 0
         for window in chosen:
-            n = len(counted_buckets(window, now_s))
+            n = len(reads[window.name])
             out.views[window.name] = int(sum(float(s or 0) for s in results[position : position + n]))
             out.visitors[window.name] = int(results[position + n])
             position += n + 1
         return out
+
+    async def _read_folded(self, queue: Callable[[Pipeline, int | None], None]) -> list[Any]:
+        """Run the reads `queue` puts in a transaction, given the last folded 5-minute bucket;
+        again if a batch folds another meanwhile (which would count that bucket twice)."""
+        async with self.redis.pipeline(transaction=True) as pipe:
+            while True:
+                try:
+                    await pipe.watch(self.folded_key)
+                    value = await pipe.get(self.folded_key)
+                    pipe.multi()  # type: ignore[no-untyped-call]
+                    queue(pipe, int(value) if value is not None else None)
+                    return await pipe.execute()
+                except WatchError:
+                    continue
+
+    def _list_key(self, lst: str) -> str:
+        if self.list_key is None:
+            raise ValueError(f"Popular of {lst!r} needs the listings' keys (list_key)")
+        return self.list_key(lst)

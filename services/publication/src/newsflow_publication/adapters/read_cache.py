@@ -258,3 +258,6 @@ class CachedListings:
 
     async def teasers(self, article_ids: list[str]) -> list[Teaser]:
         return await self.listings.teasers(article_ids)
+
+    def list_key(self, lst: str) -> str:
+        return self.listings.list_key(lst)

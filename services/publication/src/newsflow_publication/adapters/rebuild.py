@@ -290,6 +290,9 @@ class RebuildListings:
     async def teasers(self, article_ids: list[str]) -> list[Teaser]:
         return await self.listings.teasers(article_ids)
 
+    def list_key(self, lst: str) -> str:
+        return self.listings.list_key(lst)
+
     def start_flush(self) -> asyncio.Task[None]:
         entries, self.entries = self.entries, {}
         self.in_flight = entries

@@ -1,8 +1,10 @@
 """Popular: which articles are read most, over 1 hour, 24 hours and 7 days. Pure.
 
-Views are counted in time buckets, one sorted set (article -> views) per list and bucket:
-5-minute buckets make the 1-hour window, hourly ones the 24-hour window and daily ones the
-7-day window. A window is read as the weighted sum of its buckets:
+Views are counted in time buckets, one sorted set (article -> views) per bucket: 5-minute
+buckets make the 1-hour window, hourly ones the 24-hour window and daily ones the 7-day
+window. A view is counted in its 5-minute bucket; once that bucket has closed it is folded
+into its hour and its day, and until then those windows read it beside them. A window is read
+as the weighted sum of its buckets:
 
 - a bucket only partly inside the window counts for the part inside (views are taken as
   spread evenly over the bucket), so the window slides instead of jumping;
@@ -17,8 +19,6 @@ import hashlib
 import math
 from dataclasses import dataclass
 from datetime import date
-
-from .listings import ALL
 
 
 @dataclass(frozen=True)
@@ -55,12 +55,6 @@ def bucket_of(epoch_s: float, granularity: Granularity) -> int:
     return int(epoch_s // granularity.seconds)
 
 
-def bucket_ttl_s(bucket: int, granularity: Granularity, now_s: float) -> int:
-    """Seconds the bucket is kept from now: until its end plus the granularity's keep time."""
-    end = (bucket + 1) * granularity.seconds
-    return max(1, int(end + granularity.keep_s - now_s))
-
-
 def window_buckets(window: Window, now_s: float) -> list[tuple[int, float]]:
     """The buckets of the window ending now, newest first, each with its weight: the share
     of the bucket inside the window times the recency decay."""
@@ -78,19 +72,21 @@ def window_buckets(window: Window, now_s: float) -> list[tuple[int, float]]:
     return weights
 
 
-def counted_buckets(window: Window, now_s: float) -> list[int]:
-    """Every bucket touching the window, for plain (undecayed) view counts."""
-    return [b for b, _ in window_buckets(window, now_s)]
-
-
-def popular_lists(section: str | None, subjects: list[str]) -> list[str]:
-    """The lists a view counts in: site-wide, the article's section and each subject (as
-    the article lists name them)."""
-    lists = [ALL]
-    if section:
-        lists.append(f"section:{section}")
-    lists.extend(f"subject:{s}" for s in subjects)
-    return lists
+def window_reads(window: Window, now_s: float, folded: int | None) -> list[tuple[Granularity, int, float]]:
+    """The buckets to read for the window, each with its weight: the window's own buckets,
+    and for the 24-hour and 7-day windows the 5-minute buckets not yet folded into their hour
+    and day (those after `folded`, the last folded one), each weighted as its hour or day."""
+    weighted = window_buckets(window, now_s)
+    reads = [(window.granularity, bucket, weight) for bucket, weight in weighted]
+    if window.granularity is MINUTES_5 or folded is None or not weighted:
+        return reads
+    weights = dict(weighted)
+    oldest = bucket_of(min(weights) * window.granularity.seconds, MINUTES_5)
+    for fine in range(max(folded + 1, oldest), bucket_of(now_s, MINUTES_5) + 1):
+        coarse = bucket_of(fine * MINUTES_5.seconds, window.granularity)
+        if coarse in weights:
+            reads.append((MINUTES_5, fine, weights[coarse]))
+    return reads
 
 
 def visitor_id(

@@ -23,11 +23,8 @@ from typing import Any, TextIO
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from newsflow_chassis.kafka import build_broker, running_broker
 from newsflow_contracts.topics import PAGEVIEW_RECORDED
-from pymongo import AsyncMongoClient
 from redis.asyncio import Redis
 
-from ..adapters.generations import GenerationStore
-from ..adapters.listings import RedisListings
 from ..adapters.popularity import RedisPopularity
 from ..domain.popularity import GRANULARITIES
 from ..settings import Settings
@@ -91,18 +88,15 @@ async def rebuild(
     starts, ends = await _positions(settings, int(since_s * 1000))
     total = sum(ends[p] - starts[p] for p in ends)
     redis = Redis.from_url(settings.redis_url, socket_timeout=30)
-    mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(settings.mongo_url, tz_aware=True)
     try:
         if await redis.exists(*(f"{prefix}:offsets:{group}:{p}" for p in ends)):
             raise ValueError(f"{prefix!r} already has counted offsets for {group!r}; choose a fresh prefix")
         popularity = RedisPopularity(redis, prefix=prefix, dedup_ttl_s=settings.popular_dedup_ttl_s)
         # "counted up to the record before the first one to count": the counting starts there
         await redis.mset({popularity.offsets_key(group, p): starts[p] - 1 for p in ends})
-        generation = await GenerationStore(mongo, settings).current()
-        listings = RedisListings(redis, generation.redis_prefix)
         own = settings.model_copy(update={"popular_prefix": prefix, "popular_group": group})
         broker = build_broker(own, client_id="newsflow-popular-rebuild")
-        popularity_consumer.register(broker, own, popularity, listings)
+        popularity_consumer.register(broker, own, popularity)
         bar = Progress(f"popular {prefix}", progress) if progress is not None else None
         async with running_broker(broker, own):
             while True:
@@ -115,7 +109,6 @@ async def rebuild(
                 await asyncio.sleep(POLL_S)
     finally:
         await redis.aclose()
-        await mongo.close()
     return Rebuilt(prefix, group, total, time.monotonic() - started)
 
 

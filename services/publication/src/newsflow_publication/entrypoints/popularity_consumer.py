@@ -1,10 +1,9 @@
 """Page views in, Popular's counters out: a batch consumer of news.pageview.recorded.v1.
 
 It reads up to `NEWSFLOW_POPULAR_BATCH_MAX` records at a time (or what arrived within
-`NEWSFLOW_POPULAR_BATCH_TIMEOUT_MS`), looks up the section and subjects of the articles
-viewed (their teasers, kept in memory for a minute), and hands the batch to one atomic
-Redis script that counts each view once (see adapters/popularity.py). The Kafka offset is
-committed after the script; at every (re)assignment the partitions are moved to the offsets
+`NEWSFLOW_POPULAR_BATCH_TIMEOUT_MS`) and hands the batch to one atomic Redis script that
+counts each view once (see adapters/popularity.py). The Kafka offset is committed after the
+script; at every (re)assignment the partitions are moved to the offsets
 stored in Redis, the ones its counters agree with, not to Kafka's committed ones.
 
 A record is read as a page view from its `ce_id` and `ce_type` headers and its value; the
@@ -29,43 +28,12 @@ from newsflow_contracts.topics import PAGEVIEW_RECORDED
 from pydantic import Json, TypeAdapter, ValidationError
 from redis.exceptions import RedisError
 
-from ..adapters.listings import Listings
 from ..adapters.popularity import RedisPopularity, View
-from ..domain.popularity import popular_lists
 from ..settings import Settings
 
 log = logging.getLogger("newsflow.popularity")
 
-LISTS_TTL_S = 60.0
 MAX_VIEW_ID = 200
-
-
-class ArticleLists:
-    """Which lists each viewed article counts in, from its teaser; kept a minute."""
-
-    def __init__(self, listings: Listings, ttl_s: float = LISTS_TTL_S, size: int = 100_000) -> None:
-        self.listings = listings
-        self.ttl_s = ttl_s
-        self.size = size
-        self._known: dict[str, tuple[float, list[str] | None]] = {}
-
-    async def of(self, article_ids: set[str]) -> dict[str, list[str]]:
-        now = time.monotonic()
-        missing = [a for a in article_ids if (hit := self._known.get(a)) is None or hit[0] < now]
-        if missing:
-            if len(self._known) + len(missing) > self.size:
-                self._known.clear()
-            found = {t.article_id: t for t in await self.listings.teasers(missing)}
-            for article_id in missing:
-                teaser = found.get(article_id)
-                lists = popular_lists(teaser.section, teaser.subjects) if teaser else None
-                self._known[article_id] = (now + self.ttl_s, lists)
-        out = {}
-        for article_id in article_ids:
-            lists = self._known[article_id][1]
-            if lists is not None:
-                out[article_id] = lists
-        return out
 
 
 class SeekToCounted(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -199,11 +167,8 @@ class LeanBatches:
         return msg.raw_message
 
 
-def register(
-    broker: KafkaBroker, settings: Settings, popularity: RedisPopularity, listings: Listings
-) -> None:
+def register(broker: KafkaBroker, settings: Settings, popularity: RedisPopularity) -> None:
     group = settings.popular_group
-    lists = ArticleLists(listings)
     listener = SeekToCounted(popularity, group)
     lean = LeanBatches()
 
@@ -242,8 +207,7 @@ def register(
         for record, error in invalid:
             await dead_letter(record, error)
             views.append(_only_its_offset(record))
-        known = await lists.of({v.article_id for v in views if v.article_id})
-        absorbed = await popularity.absorb(group, views, known, now_s=time.time())
+        absorbed = await popularity.absorb(group, views, now_s=time.time())
         if absorbed.duplicates or absorbed.replayed:
             log.info(
                 "popularity: %d views counted, %d resent views and %d re-read records skipped",
