@@ -250,6 +250,7 @@ async def main(args: argparse.Namespace) -> None:
     articles = [f"{run}-a{i}" for i in range(args.articles)]
     now = datetime.now(UTC)
     for i, article in enumerate(articles):
+        subjects = [f"urn:newsflow:subject:topic:{run}-{i % 7}", f"urn:newsflow:subject:topic:{run}-{i % 11}"]
         await listings.put(
             Teaser(
                 article_id=article,
@@ -257,14 +258,11 @@ async def main(args: argparse.Namespace) -> None:
                 headline=article,
                 teaser="…",
                 section=sections[i % 10],
-                subjects=[
-                    f"urn:newsflow:subject:topic:{run}-{i % 7}",
-                    f"urn:newsflow:subject:topic:{run}-{i % 11}",
-                ],
+                subjects=subjects,
                 published_at=now,
                 version=1,
             ),
-            ["all"],
+            ["all", f"section:{sections[i % 10]}", *(f"subject:{s}" for s in subjects)],
         )
     weights = [1 / (i + 1) for i in range(args.articles)]
     producer = AIOKafkaProducer(bootstrap_servers=KAFKA, acks="all", enable_idempotence=True, linger_ms=10)
@@ -314,7 +312,7 @@ async def main(args: argparse.Namespace) -> None:
                         published_at=now,
                         version=1,
                     ),
-                    ["all"],
+                    ["all", f"section:{section}"],
                 )
                 start = time.perf_counter()
                 for _ in range(4 + n):  # each probe outnumbers the ones before it

@@ -153,9 +153,11 @@ async def test_a_closed_5_minute_bucket_is_folded_into_its_hour_and_day_without_
         found = await popularity.article_views(a, WINDOWS.values(), now_s=now)
         return found.views, found.visitors
 
-    await popularity.absorb("g", views(0, 2, t0), now_s=t0)  # a new prefix: its first bucket counts directly
-    assert await redis.get(popularity.folded_key) == str(b0).encode()
-    await popularity.absorb("g", views(10, 4, t0 + 300), now_s=t0 + 300)  # the next bucket, still open
+    await popularity.absorb("g", views(0, 2, t0), now_s=t0)
+    assert await redis.get(popularity.folded_key) == str(b0 - 1).encode()  # a new prefix
+    assert await redis.zscore(popularity.views_key("d", int(t0 // 86400)), a) is None  # not folded yet
+    assert await counts(t0) == ({"1h": 2, "24h": 2, "7d": 2}, {"1h": 2, "24h": 2, "7d": 2})
+    await popularity.absorb("g", views(10, 4, t0 + 300), now_s=t0 + 300)  # folds b0; b0 + 1 is open
     hour = popularity.views_key("h", int((t0 + 300) // 3600))
     assert await redis.zscore(hour, a) == (2.0 if int(t0 // 3600) == int((t0 + 300) // 3600) else None)
     assert await counts(t0 + 300) == ({"1h": 6, "24h": 6, "7d": 6}, {"1h": 3, "24h": 3, "7d": 3})

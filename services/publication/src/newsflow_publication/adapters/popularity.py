@@ -104,8 +104,8 @@ local function fold(b)
   end
 end
 
--- the last 5-minute bucket folded; a new prefix starts with the current one, which its views
--- then also count directly in the hour and day (so do counters an older version left)
+-- the last 5-minute bucket folded, after folding every closed one; a new prefix starts at the
+-- bucket before the current one
 local function folded_so_far()
   local current = math.floor(now / FINE[2])
   local folded = tonumber(redis.call('GET', prefix .. ':folded') or '')
@@ -113,9 +113,8 @@ local function folded_so_far()
   if folded then
     for b = folded + 1, current - 1 do fold(b) end
   end
-  folded = folded and current - 1 or current
-  redis.call('SET', prefix .. ':folded', string.format('%d', folded))
-  return folded
+  redis.call('SET', prefix .. ':folded', string.format('%d', current - 1))
+  return current - 1
 end
 
 -- partition -> last offset counted (-1: none yet)
