@@ -9,8 +9,9 @@ reads, so that the index is handed freshly parsed terms and owns every string it
 The corpus, shuffled (`--seed`), is cycled with new ids (`<id>~<pass>`) when more articles
 are needed than it holds: an index of 2,000 then holds some copies of 348 stories.
 
-Each run is a process of its own (so that its RSS says something) and does this twice: once
-timed, once under tracemalloc (which slows Python down, so it times nothing):
+Each run is a process of its own (so that its RSS says something) and does this once
+timed, and the first run once more under tracemalloc (which slows Python down, so that pass
+times nothing; its figures are the same in every run):
 
 1. build: `--articles` articles loaded and a `rebuild` of every row, as the indexer does at
    its start (timed: the rebuild);
@@ -20,7 +21,7 @@ timed, once under tracemalloc (which slows Python down, so it times nothing):
 
 Memory is tracemalloc's current (and peak) allocation above what was there before the
 index, after the build and after the replacements, and the RSS growth of the timed pass.
-Prints each run, then the medians."""
+Prints each run, then the medians (tracemalloc's from the first run)."""
 
 import argparse
 import gc
@@ -86,7 +87,8 @@ def one_pass(articles: list[tuple[str, str]], size: int, neighbours: int, *, tra
         index.load(article_id, dict(json.loads(terms)))
     started = time.perf_counter()
     index.rebuild()
-    figures: dict[str, Any] = {"rebuild_s": time.perf_counter() - started, "built_mb": memory() - before}
+    rebuild_s = time.perf_counter() - started
+    figures: dict[str, Any] = {"built_mb": memory() - before}
     if traced:
         figures["built_peak_mb"] = tracemalloc.get_traced_memory()[1] / MB - before
     add_ms = []
@@ -107,6 +109,7 @@ def one_pass(articles: list[tuple[str, str]], size: int, neighbours: int, *, tra
         tracemalloc.stop()
     else:
         figures |= {
+            "rebuild_s": rebuild_s,
             "add_ms_p50": statistics.median(add_ms),
             "add_ms_p99": pct(add_ms, 0.99),
             "list_ms_p50": statistics.median(list_ms),
@@ -114,12 +117,16 @@ def one_pass(articles: list[tuple[str, str]], size: int, neighbours: int, *, tra
     return figures
 
 
-def run(path: Path, size: int, neighbours: int) -> None:
+def run(path: Path, size: int, neighbours: int, *, traced: bool) -> None:
     """One run, in this process: prints its figures as one line of JSON."""
     articles = [tuple(pair) for pair in json.loads(path.read_text())]
-    timed = one_pass(articles, size, neighbours, traced=False)
-    traced = one_pass(articles, size, neighbours, traced=True)
-    print(json.dumps({**{f"rss_{k}" if k.endswith("mb") else k: v for k, v in timed.items()}, **traced}))
+    figures = {
+        f"rss_{k}" if k.endswith("mb") else k: v
+        for k, v in one_pass(articles, size, neighbours, traced=False).items()
+    }
+    if traced:
+        figures |= one_pass(articles, size, neighbours, traced=True)
+    print(json.dumps(figures))
 
 
 LINES = [
@@ -147,9 +154,10 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--run", type=Path, help=argparse.SUPPRESS)  # one run, in a child process
+    parser.add_argument("--traced", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.run:
-        run(args.run, args.articles, args.neighbours)
+        run(args.run, args.articles, args.neighbours, traced=args.traced)
         return
     if args.corpus is None:
         parser.error("--corpus is required")
@@ -161,6 +169,7 @@ def main() -> None:
         for n in range(args.runs):
             child = [sys.executable, __file__, "--run", file.name]
             child += ["--articles", str(args.articles), "--neighbours", str(args.neighbours)]
+            child += ["--traced"] if n == 0 else []
             done = subprocess.run(child, check=True, capture_output=True, text=True)
             results.append(json.loads(done.stdout))
             print(f"run {n + 1}: " + ", ".join(f"{k} {v:.2f}" for k, v in results[-1].items()), flush=True)
@@ -169,7 +178,7 @@ def main() -> None:
         f"medians of {args.runs} runs"
     )
     for label, key in LINES:
-        print(f"{label:<40}{statistics.median(r[key] for r in results):>8.2f}")
+        print(f"{label:<40}{statistics.median(r[key] for r in results if key in r):>8.2f}")
 
 
 if __name__ == "__main__":
