@@ -9,6 +9,7 @@ from newsflow_publication.domain import more_like_this, related
 from newsflow_publication.domain.curation import curate
 from newsflow_publication.domain.listings import Teaser
 from newsflow_publication.domain.related import RelatedIndex
+from newsflow_publication.domain.slots import Slots
 
 NOW = datetime(2026, 11, 28, 12, tzinfo=UTC)
 
@@ -63,7 +64,7 @@ def test_a_removed_article_leaves_every_row_and_list() -> None:
     built = index()
     touched = built.remove("ferry-2")
     assert "ferry-1" in touched
-    assert all("ferry-2" not in a.row for a in built.articles.values())
+    assert all("ferry-2" not in built.row_of(a) for a in built.articles)
     assert all("ferry-2" not in built.related_of(a) for a in built.articles)
     assert "ferry-2" not in built
 
@@ -76,8 +77,83 @@ def test_incremental_rows_after_a_rebuild_equal_a_fresh_build() -> None:
         at_once.load(article_id, terms)
     at_once.rebuild()
     for article_id in STORIES:
-        assert one_by_one.articles[article_id].row == pytest.approx(at_once.articles[article_id].row)
+        assert one_by_one.row_of(article_id) == pytest.approx(at_once.row_of(article_id))
         assert one_by_one.related_of(article_id) == pytest.approx(at_once.related_of(article_id))
+
+
+def test_an_article_taking_a_removed_ones_slot_inherits_nothing_from_it() -> None:
+    built = index()
+    built.add("ferry-1-copy", {**STORIES["ferry-1"]})
+    built.remove("ferry-1-copy")
+    built.add("ferry-4", unit(ferry=2, shipyard=1, harbour=2, strike=2))  # close, but no copy
+    assert "ferry-4" in built.related_of("ferry-1")  # not left out as the copy was
+    built.remove("seal-2")
+    built.add("seal-3", unit(seal=2, colony=2, ranger=2))
+    assert "seal-3" not in built.row_of("ferry-1")
+    assert "seal-3" not in built.related_of("ferry-1")
+    assert "seal-2" not in built and "seal-2" not in built.row_of("seal-1")
+    assert built.row_of("seal-3").keys() >= {"seal-1"}
+
+
+def test_rows_and_lists_hold_only_articles_indexed_through_removals_and_readditions() -> None:
+    built = index(neighbours=3)
+    built.remove("budget-1")
+    built.add("ferry-2", unit(ferry=1, apprentice=3, college=2))  # its text changed
+    built.remove("novel-1")
+    built.add("budget-1", STORIES["budget-1"])
+    built.add("novel-2", unit(novel=2, author=2, festival=1))
+    built.remove("ferry-3")
+    for article_id in built.articles:
+        assert set(built.row_of(article_id)) <= set(built.articles) - {article_id}
+        assert set(built.related_of(article_id)) <= set(built.articles) - {article_id}
+        assert len(built.row_of(article_id)) <= 3
+    assert len(built) == len(list(built.articles)) == 7
+
+
+def test_after_removals_and_readditions_a_rebuild_equals_a_fresh_build_of_what_is_left() -> None:
+    texts = {**STORIES, "harbour-1": unit(harbour=3, ferry=1, council=1), "ferry-3": unit(ferry=3, subsidy=2)}
+    churned = index(neighbours=3)
+    for gone in ("ferry-2", "budget-1", "seal-1"):
+        churned.remove(gone)
+    for article_id in ("ferry-2", "harbour-1", "ferry-3"):  # ferry-3's text changed
+        churned.add(article_id, texts[article_id])
+    churned.rebuild()
+    fresh = RelatedIndex(neighbours=3, keep=5)
+    for article_id in churned.articles:
+        fresh.load(article_id, texts[article_id])
+    fresh.rebuild()
+    assert list(churned.articles) == list(fresh.articles)
+    for article_id in fresh.articles:
+        assert churned.row_of(article_id) == pytest.approx(fresh.row_of(article_id))
+        assert churned.related_of(article_id) == pytest.approx(fresh.related_of(article_id))
+        assert churned.idf(next(iter(texts[article_id]))) == fresh.idf(next(iter(texts[article_id])))
+
+
+def test_a_term_no_article_has_any_more_counts_as_unseen() -> None:
+    built = index()
+    assert built.idf("novel") < built.idf("unheard")
+    built.remove("novel-1")
+    assert built.idf("novel") == built.idf("unheard")
+
+
+def test_replacing_articles_reuses_their_slots_and_those_of_their_words() -> None:
+    built = index()
+    held = (built._ids.capacity, built._terms.capacity)
+    for n in range(2, 22):
+        built.remove(f"novel-{n - 1}")
+        built.add(f"novel-{n}", {f"word-{n}": 1.0})
+    assert "novel-21" in built and len(built) == len(STORIES)
+    assert (built._ids.capacity, built._terms.capacity) == held
+
+
+def test_slots_go_to_new_names_once_released() -> None:
+    slots = Slots()
+    assert [slots.take(name) for name in ("a", "b", "c", "b")] == [0, 1, 2, 1]
+    assert slots.release("b") == 1
+    assert "b" not in slots and slots.get("b") is None
+    assert slots.take("d") == 1 and slots.name(1) == "d"
+    assert list(slots.names()) == ["a", "c", "d"]
+    assert (len(slots), slots.capacity) == (3, 3)
 
 
 def test_second_order_counts_only_once_rows_are_a_small_part_of_the_collection() -> None:

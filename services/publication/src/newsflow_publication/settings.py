@@ -88,7 +88,7 @@ class Settings(KafkaSettings):
         default=2000,
         ge=10,
         description=(
-            "Newest articles the Related index holds (about 40 KB of memory each); older ones "
+            "Newest articles the Related index holds (about 12 KB of memory each); older ones "
             "leave it and the lists."
         ),
     )

@@ -16,17 +16,20 @@ others as they were computed, with the IDF of that moment; `rebuild` recomputes 
 with today's IDF, so the indexer runs it when the collection has grown enough since the
 last one (see entrypoints/related_indexer.py)."""
 
+from __future__ import annotations
+
 import heapq
 import math
-from collections import defaultdict
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from operator import itemgetter
+from array import array
+from collections.abc import KeysView, Mapping
+
+from .slots import Slots
 
 NEIGHBOURS = 300
 """Size of a neighbour row. On the BBC corpus (bench/related_eval.py, seed 1), P@5 was 0.956 with
-150, 0.960 with 200, 0.961 with 250 and with 300. An index of 2,000 corpus articles took 58 MB
-of memory with 150 and 87 MB with 300."""
+150, 0.960 with 200, 0.961 with 250 and with 300. An index of 2,000 corpus articles, in dicts of
+strings, took 58 MB of memory with 150 and 87 MB with 300; in arrays it takes 23 MB with 300,
+24 MB once 1,650 of them have been replaced (bench/related_index.py, tracemalloc)."""
 KEEP = 50
 """Related articles stored per article (a page shows 5 to 10 of them)."""
 FIRST_SHARE = 0.5
@@ -41,20 +44,31 @@ RECENCY_SHARE = 0.2
 similarity, 0.9 at one half-life of age."""
 
 Row = dict[str, float]
+EMPTY = -1
+"""Member slot of a free place in a row."""
+POSITION_BITS = 20
+"""A term's occurrence in an article is one integer: the article's slot, shifted left by this
+many bits, and the term's position among the article's terms (a million terms at most)."""
 
 
-@dataclass
 class _Article:
-    terms: dict[str, float]
-    """Term -> signature weight (sublinear term frequency; the vector has unit length)."""
-    vector: dict[str, float] = field(default_factory=dict)
-    """Term -> weight times IDF, unit length: the IDF of when it was last computed."""
-    row: Row = field(default_factory=dict)
-    row_sumsq: float = 0.0
-    """Sum of the squares of the row's similarities, kept with the row."""
-    weakest: tuple[float, str] | None = None
-    """The row's weakest (similarity, member), when known: offers below it cost nothing."""
-    same_story: set[str] = field(default_factory=set)
+    """What is kept of one article beside its row (see `RelatedIndex`)."""
+
+    __slots__ = ("holders", "size", "sumsq", "terms", "weakest", "weights")
+
+    def __init__(self, terms: array[int], weights: array[float]) -> None:
+        self.terms = terms
+        """Term slots."""
+        self.weights = weights
+        """Signature weight of each term (sublinear term frequency; unit length)."""
+        self.size = 0
+        """Members in the row."""
+        self.sumsq = 0.0
+        """Sum of the squares of the row's similarities, kept with the row."""
+        self.weakest: int | None = None
+        """Place of the full row's weakest member, when known: offers below it cost nothing."""
+        self.holders = array("i")
+        """The places, in other articles' rows, that hold this one."""
 
 
 def recency_factor(age_days: float, half_life_days: float = RECENCY_HALF_LIFE_DAYS) -> float:
@@ -73,133 +87,229 @@ def blend(similar: Mapping[str, float], published_ms: Mapping[str, int], now_ms:
     return [article_id for _, article_id in sorted(scored, key=lambda item: (-item[0], item[1]))]
 
 
-def _top(scores: Mapping[str, float], n: int) -> Row:
-    return dict(heapq.nlargest(n, scores.items(), key=lambda item: (item[1], item[0])))
-
-
 class RelatedIndex:
+    """Articles and terms are held as small integers (`Slots`), and what is known of them in
+    arrays of those and of floats rather than in dicts of strings: a fraction of the memory.
+
+    The rows lie end to end in two arrays, members and similarities, `neighbours` places an
+    article slot. A member keeps its place while it stays in the row, and each article
+    lists the places that hold it, so that a row can be read either way."""
+
     def __init__(self, neighbours: int = NEIGHBOURS, keep: int = KEEP) -> None:
         self.neighbours = neighbours
         self.keep = keep
-        self.articles: dict[str, _Article] = {}
-        self.postings: dict[str, dict[str, float]] = defaultdict(dict)
-        """Term -> the articles that have it, with its weight in their vectors."""
-        self.holders: dict[str, dict[str, float]] = defaultdict(dict)
-        """Article -> the articles whose row has it, with its similarity there."""
+        self._ids = Slots()
+        self._by_slot: list[_Article | None] = []
+        self._members: array[int] = array("i")
+        self._similarities: array[float] = array("d")
+        self._vectors: list[array[float]] = []
+        """Article slot -> the weight times IDF of each of its terms, unit length: the IDF of
+        when it was last computed. Apart from `_Article` for the first-order loop's sake."""
+        self._terms = Slots()
+        self._postings: list[array[int]] = []
+        """Term slot -> its occurrences (`POSITION_BITS`)."""
+        self._copies: dict[int, set[int]] = {}
+        """Article slot -> its copies (first-order cosine of `SAME_STORY` or more), if any."""
 
     def __len__(self) -> int:
-        return len(self.articles)
+        return len(self._ids)
 
     def __contains__(self, article_id: str) -> bool:
-        return article_id in self.articles
+        return article_id in self._ids
+
+    @property
+    def articles(self) -> KeysView[str]:
+        """The ids of the articles indexed, in the order they were (last) loaded."""
+        return self._ids.names()
 
     def idf(self, term: str) -> float:
-        n = len(self.articles)
-        return math.log((1 + n) / (1 + len(self.postings.get(term, ())))) + 1.0
+        slot = self._terms.get(term)
+        return self._idf(0 if slot is None else len(self._postings[slot]))
 
-    def _vectorise(self, article_id: str) -> None:
-        """The article's unit vector with today's IDF, into the postings too."""
-        article = self.articles[article_id]
-        weighted = {term: weight * self.idf(term) for term, weight in article.terms.items()}
-        norm = math.sqrt(sum(w * w for w in weighted.values())) or 1.0
-        article.vector = {term: w / norm for term, w in weighted.items()}
-        for term, w in article.vector.items():
-            self.postings[term][article_id] = w
+    def _idf(self, holding: int) -> float:
+        return math.log((1 + len(self._ids)) / (1 + holding)) + 1.0
 
-    def _first_order(self, article_id: str) -> Row:
-        """Cosine with every article sharing a term. Each vector carries the IDF of when it
-        was computed, so a cosine stays between 0 and 1 while the IDF drifts."""
-        dots: dict[str, float] = defaultdict(float)
-        for term, weight in self.articles[article_id].vector.items():
-            for other, other_weight in self.postings[term].items():
-                dots[other] += weight * other_weight
-        dots.pop(article_id, None)
-        return dots
+    def _article(self, slot: int) -> _Article:
+        article = self._by_slot[slot]
+        assert article is not None, f"no article in slot {slot}"
+        return article
 
-    def _set_row(self, article_id: str, row: Row) -> None:
-        article = self.articles[article_id]
-        for gone in article.row.keys() - row.keys():
-            self.holders[gone].pop(article_id, None)
-        for member, similarity in row.items():
-            self.holders[member][article_id] = similarity
-        article.row = row
-        article.row_sumsq = sum(s * s for s in row.values())
+    def _places(self, slot: int) -> range:
+        return range(slot * self.neighbours, (slot + 1) * self.neighbours)
+
+    def _row(self, slot: int) -> list[tuple[int, int, float]]:
+        """(place, member, similarity) of the row's members."""
+        places = self._places(slot)
+        members = self._members[places.start : places.stop]
+        similarities = self._similarities[places.start : places.stop]
+        return [
+            (place, member, similarity)
+            for place, member, similarity in zip(places, members, similarities, strict=True)
+            if member != EMPTY
+        ]
+
+    def row_of(self, article_id: str) -> Row:
+        """The article's neighbour row: neighbour id -> first-order cosine."""
+        slot = self._ids.get(article_id)
+        if slot is None:
+            return {}
+        return {self._ids.name(member): similarity for _, member, similarity in self._row(slot)}
+
+    def _vectorise(self, slot: int) -> None:
+        """The article's unit vector with today's IDF."""
+        article = self._article(slot)
+        weighted = [
+            w * self._idf(len(self._postings[t])) for t, w in zip(article.terms, article.weights, strict=True)
+        ]
+        norm = math.sqrt(sum(w * w for w in weighted)) or 1.0
+        self._vectors[slot] = array("d", [w / norm for w in weighted])
+
+    def _first_order(self, slot: int) -> list[tuple[float, int]]:
+        """(cosine, slot) of every other article sharing a term. Each vector carries the IDF
+        of when it was computed, so a cosine stays between 0 and 1 while the IDF drifts."""
+        dots = [0.0] * self._ids.capacity
+        vectors, mask = self._vectors, (1 << POSITION_BITS) - 1
+        for term, weight in zip(self._article(slot).terms, vectors[slot], strict=True):
+            for occurrence in self._postings[term]:
+                other = occurrence >> POSITION_BITS
+                dots[other] += weight * vectors[other][occurrence & mask]
+        return [(dot, other) for other, dot in enumerate(dots) if dot > 0.0 and other != slot]
+
+    def _top(self, scored: list[tuple[float, int]], n: int) -> list[tuple[float, int]]:
+        """The `n` best, ties to the greater article id."""
+        name = self._ids.name
+        best = heapq.nlargest(n, [(score, name(slot), slot) for score, slot in scored])
+        return [(score, slot) for score, _, slot in best]
+
+    def _place(self, slot: int, member: int, similarity: float) -> int:
+        """Put a member into a free place of the row; returns the place."""
+        places = self._places(slot)
+        place = self._members.index(EMPTY, places.start, places.stop)
+        self._members[place] = member
+        self._similarities[place] = similarity
+        self._article(member).holders.append(place)
+        article = self._article(slot)
+        article.size += 1
+        article.sumsq += similarity * similarity
+        return place
+
+    def _vacate(self, place: int, *, holders_too: bool = True) -> None:
+        """Take the member out of the row's place (and the place out of its holders)."""
+        article = self._article(place // self.neighbours)
+        if holders_too:
+            self._article(self._members[place]).holders.remove(place)
+        article.size -= 1
+        article.sumsq -= self._similarities[place] ** 2
+        if article.weakest == place:
+            article.weakest = None
+        self._members[place] = EMPTY
+        self._similarities[place] = 0.0
+
+    def _set_row(self, slot: int, row: list[tuple[float, int]]) -> None:
+        """The row becomes `row`; members that stay keep their places."""
+        wanted = {member: similarity for similarity, member in row}
+        for place, member, _ in self._row(slot):
+            if member in wanted:
+                self._similarities[place] = wanted.pop(member)
+            else:
+                self._vacate(place)
+        for member, similarity in wanted.items():
+            self._place(slot, member, similarity)
+        article = self._article(slot)
+        article.sumsq = sum(s * s for _, _, s in self._row(slot))
         article.weakest = None
 
-    def _offer(self, article_id: str, candidate: str, similarity: float) -> None:
+    def _offer(self, slot: int, candidate: int, similarity: float) -> None:
         """Put `candidate` into the article's row if it is among its nearest."""
-        row = self.articles[article_id].row
-        article = self.articles[article_id]
-        row = article.row
-        if len(row) >= self.neighbours:
-            if article.weakest is None or row.get(article.weakest[1]) != article.weakest[0]:
-                member, weakest = min(row.items(), key=itemgetter(1))
-                article.weakest = (weakest, member)
-            if similarity <= article.weakest[0]:
+        article = self._article(slot)
+        if article.size >= self.neighbours:
+            if article.weakest is None:
+                article.weakest = min(self._places(slot), key=self._similarities.__getitem__)
+            if similarity <= self._similarities[article.weakest]:
                 return
-            article.row_sumsq -= row.pop(article.weakest[1]) ** 2
-            self.holders[article.weakest[1]].pop(article_id, None)
-            article.weakest = None
-        row[candidate] = similarity
-        article.row_sumsq += similarity * similarity
-        if article.weakest is not None and similarity < article.weakest[0]:
-            article.weakest = (similarity, candidate)
-        self.holders[candidate][article_id] = similarity
+            self._vacate(article.weakest)
+        place = self._place(slot, candidate, similarity)
+        if article.weakest is not None and similarity < self._similarities[article.weakest]:
+            article.weakest = place
 
-    def _index_row(self, article_id: str) -> None:
-        first = self._first_order(article_id)
-        article = self.articles[article_id]
-        article.same_story = {other for other, s in first.items() if s >= SAME_STORY}
-        self._set_row(article_id, _top(first, self.neighbours))
+    def _index_row(self, slot: int) -> None:
+        first = self._first_order(slot)
+        copies = {other for similarity, other in first if similarity >= SAME_STORY}
+        if copies:
+            self._copies[slot] = copies
+        else:
+            self._copies.pop(slot, None)
+        self._set_row(slot, self._top(first, self.neighbours))
 
     def add(self, article_id: str, terms: Mapping[str, float]) -> None:
         """Index an article (again, if its text changed): its row, and its place in its
         neighbours' rows."""
-        self.load(article_id, terms)
-        self._index_row(article_id)
-        for other, similarity in self.articles[article_id].row.items():
-            self._offer(other, article_id, similarity)
+        slot = self._load(article_id, terms)
+        self._index_row(slot)
+        for _, other, similarity in self._row(slot):
+            self._offer(other, slot, similarity)
             if similarity >= SAME_STORY:
-                self.articles[other].same_story.add(article_id)
+                self._copies.setdefault(other, set()).add(slot)
 
     def load(self, article_id: str, terms: Mapping[str, float]) -> None:
         """Take an article's vector without computing any row: for loading many articles
         before a `rebuild`."""
-        if article_id in self.articles:
-            self.remove(article_id)
-        self.articles[article_id] = _Article(dict(terms))
-        for term in terms:
-            self.postings[term][article_id] = 0.0  # counted in the IDF of its own vector
-        self._vectorise(article_id)
+        self._load(article_id, terms)
+
+    def _load(self, article_id: str, terms: Mapping[str, float]) -> int:
+        self.remove(article_id)
+        slot = self._ids.take(article_id)
+        term_slots = array("i", [self._terms.take(term) for term in terms])
+        for position, term in enumerate(term_slots):
+            if term == len(self._postings):
+                self._postings.append(array("q"))
+            self._postings[term].append(slot << POSITION_BITS | position)  # counted in its own IDF
+        article = _Article(term_slots, array("d", terms.values()))
+        if slot == len(self._by_slot):
+            self._by_slot.append(article)
+            self._vectors.append(array("d"))
+            self._members.extend([EMPTY] * self.neighbours)
+            self._similarities.extend([0.0] * self.neighbours)
+        else:
+            self._by_slot[slot] = article
+        self._vectorise(slot)
+        return slot
 
     def remove(self, article_id: str) -> set[str]:
         """Forget an article; returns the articles whose rows lost it."""
-        article = self.articles.pop(article_id, None)
-        if article is None:
+        if article_id not in self._ids:
             return set()
-        for term in article.terms:
-            self.postings[term].pop(article_id, None)
-            if not self.postings[term]:
-                del self.postings[term]
-        for member in article.row:
-            self.holders[member].pop(article_id, None)
-        touched = self.holders.pop(article_id, {}).keys()
-        for other in list(touched):
-            holder = self.articles[other]
-            holder.row_sumsq -= holder.row.pop(article_id, 0.0) ** 2
-            holder.same_story.discard(article_id)
-        return set(touched)
+        slot = self._ids.release(article_id)
+        article = self._article(slot)
+        for position, term in enumerate(article.terms):
+            self._postings[term].remove(slot << POSITION_BITS | position)
+            if not self._postings[term]:
+                self._terms.release(self._terms.name(term))
+        for place, _, _ in self._row(slot):
+            self._vacate(place)
+        touched = {self._ids.name(place // self.neighbours) for place in article.holders}
+        for place in article.holders:
+            self._vacate(place, holders_too=False)
+        self._by_slot[slot] = None
+        self._vectors[slot] = array("d")
+        # every mention of the slot goes, as a new article will take it
+        self._copies.pop(slot, None)
+        for copies in self._copies.values():
+            copies.discard(slot)
+        return touched
 
     def refresh_vectors(self) -> None:
         """Every vector with today's IDF: the first step of a rebuild."""
-        for article_id in self.articles:
-            self._vectorise(article_id)
+        for slot, article in enumerate(self._by_slot):
+            if article is not None:
+                self._vectorise(slot)
 
     def reindex(self, article_id: str) -> None:
         """The article's row again with today's IDF: the second step of a rebuild, for every
         article (one at a time, so that a caller can pause between them)."""
-        if article_id in self.articles:
-            self._index_row(article_id)
+        slot = self._ids.get(article_id)
+        if slot is not None:
+            self._index_row(slot)
 
     def rebuild(self) -> None:
         self.refresh_vectors()
@@ -209,29 +319,34 @@ class RelatedIndex:
     def second_order_share(self) -> float:
         """0 while rows hold most of the collection (they are then alike for every article
         and say nothing), rising to 1 once the collection is four rows big."""
-        return min(1.0, max(0.0, (len(self.articles) - self.neighbours) / (3 * self.neighbours)))
+        return min(1.0, max(0.0, (len(self) - self.neighbours) / (3 * self.neighbours)))
 
     def related_of(self, article_id: str) -> Row:
         """The `keep` most related articles by second-order similarity (with a share of the
         first-order one), copies of the same story left out."""
-        article = self.articles.get(article_id)
-        if article is None or not article.row:
+        slot = self._ids.get(article_id)
+        row = [] if slot is None else self._row(slot)
+        if slot is None or not row:
             return {}
-        dots: dict[str, float] = defaultdict(float)
-        for member, weight in article.row.items():
-            for holder, holder_weight in self.holders.get(member, {}).items():
-                dots[holder] += weight * holder_weight
-        dots.pop(article_id, None)
-        for copy in article.same_story:
-            dots.pop(copy, None)
-        own = math.sqrt(article.row_sumsq)
+        dots = [0.0] * self._ids.capacity
+        similarities, neighbours = self._similarities, self.neighbours
+        for _, member, weight in row:
+            for place in self._article(member).holders:
+                dots[place // neighbours] += weight * similarities[place]
+        left_out = {slot} | self._copies.get(slot, set())
+        first = {member: similarity for _, member, similarity in row}
+        own = math.sqrt(self._article(slot).sumsq)
         second_share = self.second_order_share()
-        scores = {
-            other: (
-                second_share * dot / (own * math.sqrt(self.articles[other].row_sumsq) or 1.0)
-                + FIRST_SHARE * article.row.get(other, 0.0)
+        scores = [
+            (
+                (
+                    second_share * dot / (own * math.sqrt(self._article(other).sumsq) or 1.0)
+                    + FIRST_SHARE * first.get(other, 0.0)
+                )
+                / (second_share + FIRST_SHARE),
+                other,
             )
-            / (second_share + FIRST_SHARE)
-            for other, dot in dots.items()
-        }
-        return _top(scores, self.keep)
+            for other, dot in enumerate(dots)
+            if dot > 0.0 and other not in left_out
+        ]
+        return {self._ids.name(other): score for score, other in self._top(scores, self.keep)}
