@@ -1,18 +1,22 @@
 """Resident memory of each service process under load, beside the targets: ingest and
-publication under 200 MB each, enrichment under 300 MB.
+publication under 200 MB each (publication's read API and its Related indexer, each a process),
+enrichment under 300 MB.
 
     .venv/bin/python bench/memory.py [--corpus ../shared/corpus/bbc-news.jsonl] [--runs 3]
         [--read-seconds 20] [--related-start start|end]
 
-Needs `make up`. Each run starts ingest, enrichment and publication as processes of their
-own (free ports, their own databases and consumer groups, `tests/support/processes.py`;
-deduplication on, as deployed), then:
+Needs `make up`. Each run starts ingest, enrichment, publication (`serve`, without the
+indexer) and publication's Related indexer (`related`) as processes of their own, as deployed
+(free ports, their own databases and consumer groups, `tests/support/processes.py`;
+deduplication on), then:
 
-1. idle: RSS once every service is ready;
+1. idle: RSS once every service is ready (the indexer once it has read the published topic
+   to its end and rebuilt its rows);
 2. feed: every corpus article through ingest's HTTP API (8 at once), until publication has
-   stored each one that was not a duplicate. Publication's Related indexer starts, as
-   deployed, from the start of the published topic (`--related-start`): with the topic's
-   history and the corpus its index is full (`NEWSFLOW_RELATED_MAX_ARTICLES`, 2,000);
+   stored each one that was not a duplicate. The Related indexer starts, as deployed, from the
+   start of the published topic (`--related-start`): with the topic's history and the corpus
+   its index is full (`NEWSFLOW_RELATED_MAX_ARTICLES`, 2,000), and the corpus's articles
+   replace older ones in it;
 3. read: `--read-seconds` of read API traffic on publication (article, page, Related, More
    like this, lists, a feed, Popular) with page views (`POST /v1/views`), 16 at once;
 4. steady: RSS after 10 idle seconds.
@@ -44,8 +48,8 @@ from tests.support.accounting import wait_for_read_model  # noqa: E402
 from tests.support.processes import Services  # noqa: E402
 from tests.support.stack import MONGO, REDIS, commit_group_at_end, unique  # noqa: E402
 
-SERVICES = ("ingest", "enrichment", "publication")
-TARGET_MB = {"ingest": 200, "enrichment": 300, "publication": 200}
+SERVICES = ("ingest", "enrichment", "publication", "related")
+TARGET_MB = {"ingest": 200, "enrichment": 300, "publication": 200, "related": 200}
 SECTIONS = ["business", "politics", "sport", "technology", "culture", "science"]
 
 
@@ -161,10 +165,10 @@ async def read_traffic(url: str, ids: list[str], seconds: float) -> int:
 async def wait_ready(services: Services) -> None:
     async with httpx.AsyncClient(timeout=5) as client:
         for name in SERVICES:
-            deadline = time.monotonic() + 120
+            deadline = time.monotonic() + 300
             while (await client.get(f"{services.url(name)}/readyz")).status_code != 200:
                 if time.monotonic() > deadline:
-                    raise SystemExit(f"{name} not ready within 120 s")
+                    raise SystemExit(f"{name} not ready within 300 s")
                 await asyncio.sleep(0.2)
 
 

@@ -8,7 +8,8 @@
 #   stack/stack.sh status    one line per server; exit 1 if any is down
 #   stack/stack.sh reset     down, then delete the data (not the downloads)
 #   stack/stack.sh stop|start kafka|ferretdb|redis   one server (fault tests use these)
-#   stack/stack.sh services up|down|status    the newsflow services and the reader site, from .venv
+#   stack/stack.sh services up|down|status    the newsflow services (publication's Related indexer
+#                                             a process of its own) and the reader site, from .venv
 #   stack/stack.sh browser   install Chromium (Debian's) for the browser tests, when missing
 #
 # Every port and folder can be changed through the environment (see the defaults below).
@@ -28,6 +29,7 @@ INGEST_PORT=${NEWSFLOW_INGEST_PORT:-8001}
 PUBLICATION_PORT=${NEWSFLOW_PUBLICATION_PORT:-8002}
 ENRICHMENT_PORT=${NEWSFLOW_ENRICHMENT_PORT:-8003}
 SITE_PORT=${NEWSFLOW_SITE_PORT:-8004}
+RELATED_PORT=${NEWSFLOW_RELATED_PORT:-8005}
 # the reader site started here comes with a simulated readership (views a minute; 0: none)
 SITE_SIMULATED_READERS=${NEWSFLOW_SITE_SIMULATED_READERS:-300}
 HEALTH_TIMEOUT=${NEWSFLOW_HEALTH_TIMEOUT:-90}
@@ -41,7 +43,8 @@ FERRETDB_BUILD=ferretdb-$FERRETDB_VERSION-$(cat "$FERRETDB_PATCHES"/*.patch | sh
 FERRETDB_BIN=$CACHE/$FERRETDB_BUILD/ferretdb
 
 SERVERS=(kafka ferretdb redis)
-SERVICES=(ingest enrichment publication site)
+# related: publication's Related indexer, `newsflow-publication related`, one per deployment
+SERVICES=(ingest enrichment publication related site)
 
 say() { printf '%s\n' "$*" >&2; }
 die() { say "stack: $*"; exit 1; }
@@ -130,7 +133,7 @@ healthy() {
     kafka) port_open "$KAFKA_PORT" && grep -q 'Kafka Server started' "$LOGS/kafka.log" 2>/dev/null ;;
     ferretdb) port_open "$FERRETDB_PORT" ;;
     redis) [ "$(redis-cli -h 127.0.0.1 -p "$REDIS_PORT" ping 2>/dev/null)" = PONG ] ;;
-    ingest | enrichment | publication | site) port_open "$(port_of "$1")" ;;
+    ingest | enrichment | publication | related | site) port_open "$(port_of "$1")" ;;
   esac
 }
 
@@ -143,6 +146,7 @@ port_of() {
     publication) echo "$PUBLICATION_PORT" ;;
     enrichment) echo "$ENRICHMENT_PORT" ;;
     site) echo "$SITE_PORT" ;;
+    related) echo "$RELATED_PORT" ;;
   esac
 }
 
@@ -231,15 +235,18 @@ start_redis() {
 }
 
 start_service() {
-  local name=$1
-  [ -x "$ROOT/.venv/bin/newsflow-$name" ] || die "$name: not installed (run: make install)"
-  if [ "$name" = site ]; then
-    spawn site env NEWSFLOW_SITE_SIMULATED_READERS="$SITE_SIMULATED_READERS" \
-      NEWSFLOW_SITE_API_URL="${NEWSFLOW_SITE_API_URL:-http://127.0.0.1:$PUBLICATION_PORT}" \
-      "$ROOT/.venv/bin/newsflow-site" serve
-  else
-    spawn "$name" "$ROOT/.venv/bin/newsflow-$name" serve
-  fi
+  local name=$1 program=$1
+  [ "$name" = related ] && program=publication
+  [ -x "$ROOT/.venv/bin/newsflow-$program" ] || die "$name: not installed (run: make install)"
+  case $name in
+    site)
+      spawn site env NEWSFLOW_SITE_SIMULATED_READERS="$SITE_SIMULATED_READERS" \
+        NEWSFLOW_SITE_API_URL="${NEWSFLOW_SITE_API_URL:-http://127.0.0.1:$PUBLICATION_PORT}" \
+        "$ROOT/.venv/bin/newsflow-site" serve
+      ;;
+    related) spawn related "$ROOT/.venv/bin/newsflow-publication" related ;;
+    *) spawn "$name" "$ROOT/.venv/bin/newsflow-$name" serve ;;
+  esac
 }
 
 start_one() {
@@ -250,7 +257,7 @@ start_one() {
   fi
   if running "$name"; then return; fi
   case $name in
-    ingest | enrichment | publication | site) start_service "$name" ;;
+    ingest | enrichment | publication | related | site) start_service "$name" ;;
     *) "start_$name" ;;
   esac
 }
@@ -328,8 +335,8 @@ cmd_status() {
 
 server_arg() {
   case ${1:-} in
-    kafka | ferretdb | redis | ingest | enrichment | publication | site) ;;
-    *) die "name a server (kafka, ferretdb, redis) or a service (ingest, enrichment, publication, site)" ;;
+    kafka | ferretdb | redis | ingest | enrichment | publication | related | site) ;;
+    *) die "name a server (kafka, ferretdb, redis) or a service (ingest, enrichment, publication, related, site)" ;;
   esac
 }
 

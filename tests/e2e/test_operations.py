@@ -85,6 +85,9 @@ async def test_ready_metrics_and_traced_logs_after_a_known_workload(services: Se
             assert answer.status_code == 200, f"{name}: {answer.text}"
             assert answer.json()["checks"]["consumers"]["ok"] is True
         assert "mongodb" in (await client.get(f"{services.url('publication')}/readyz")).json()["checks"]
+        answer = await wait_ready(client, services.url("related"))
+        assert answer.status_code == 200, f"related: {answer.text}"
+        assert set(answer.json()["checks"]) == {"redis", "kafka", "indexer"}
 
         ids: list[str] = []
         for number in range(ARTICLES):
@@ -110,6 +113,7 @@ async def test_ready_metrics_and_traced_logs_after_a_known_workload(services: Se
         )
         ingest = await scrape(client, services.url("ingest"))
         enrichment = await scrape(client, services.url("enrichment"))
+        related = await scrape(client, services.url("related"))
 
     # counts of this run: each process is new and its groups started at the topics' end
     post = {"method": "POST", "route": "/v1/articles", "status": "202"}
@@ -152,6 +156,16 @@ async def test_ready_metrics_and_traced_logs_after_a_known_workload(services: Se
     }
     assert len(lags) == 6 and sum(lags.values()) == 0, lags
     assert "faststream_received_messages_total" in names(publication)  # FastStream's own, too
+    # the Related indexer reads the published topic without a group: its lag under its own name
+    related_lags = [
+        dict(labels)["partition"]
+        for (name, labels), _ in related.items()
+        if name == "newsflow_consumer_lag"
+        and dict(labels) | {"partition": ""}
+        == {"group": "newsflow-publication-related", "topic": ARTICLE_PUBLISHED.name, "partition": ""}
+    ]
+    assert len(related_lags) == 6, related_lags
+    assert value(related, "newsflow_dependency_seconds_count", dependency="redis", operation="pipeline") > 0
 
     # one JSON line per handled event, with article id, event id and trace id ...
     consumed = {"enrichment": ARTICLE_INGESTED.name, "publication": ARTICLE_ENRICHED.name}

@@ -106,7 +106,13 @@ async def newsroom() -> AsyncIterator[Newsroom]:
     await commit_group_at_end(popular["NEWSFLOW_POPULAR_GROUP"], [PAGEVIEW_RECORDED.name])
     async with (
         running_services(
-            "ingest", "enrichment", "publication", "site", NEWSFLOW_WEBHOOKS_ENABLED="false", **popular
+            "ingest",
+            "enrichment",
+            "publication",
+            "related",
+            "site",
+            NEWSFLOW_WEBHOOKS_ENABLED="false",
+            **popular,
         ) as services,
         httpx.AsyncClient(timeout=10) as client,
     ):

@@ -1,4 +1,5 @@
-"""Run the three services as real processes, isolated by port, database and consumer group."""
+"""Run the three services as real processes, isolated by port, database and consumer group;
+and publication's Related indexer, `related`, a process of its own as deployed."""
 
 import contextlib
 import ctypes
@@ -30,6 +31,8 @@ GROUP_TOPICS = {
     "NEWSFLOW_PUBLICATION_GROUP": [ARTICLE_ENRICHED.name, ARTICLE_RETRACTED.name],
     "NEWSFLOW_WEBHOOK_GROUP": [ARTICLE_PUBLISHED.name],
 }
+COMMANDS = {"related": ("publication", "related")}
+"""A process that is not `newsflow-<name> serve`: (program, command)."""
 
 
 def _die_with_the_test_run() -> None:
@@ -48,13 +51,14 @@ class Services:
     @classmethod
     def isolated(cls) -> "Services":
         run = unique("e2e")
-        ports = {name: free_port() for name in ("ingest", "enrichment", "publication", "site")}
+        ports = {name: free_port() for name in ("ingest", "enrichment", "publication", "related", "site")}
         env = {
             **os.environ,
             "NEWSFLOW_INGEST_PORT": str(ports["ingest"]),
             "NEWSFLOW_ENRICHMENT_PORT": str(ports["enrichment"]),
             "NEWSFLOW_PUBLICATION_PORT": str(ports["publication"]),
             "NEWSFLOW_SITE_PORT": str(ports["site"]),
+            "NEWSFLOW_RELATED_PORT": str(ports["related"]),
             "NEWSFLOW_SITE_API_URL": f"http://127.0.0.1:{ports['publication']}",
             "NEWSFLOW_INGEST_DB": f"{run}_ingest",
             "NEWSFLOW_PUBLICATION_DB": f"{run}_publication",
@@ -82,13 +86,15 @@ class Services:
         return f"http://127.0.0.1:{self.ports[name]}"
 
     def start(self, name: str, timeout_s: float = 60) -> None:
-        """Start a service; `<service>#<n>` is a further replica of it, on a port of its own."""
+        """Start a service (or `related`); `<service>#<n>` is a further replica of it, on a port
+        of its own."""
         service = name.split("#")[0]
+        program, command = COMMANDS.get(service, (service, "serve"))
         port = self.ports.setdefault(name, free_port())
         LOGS.mkdir(parents=True, exist_ok=True)
         log = open(LOGS / f"{service}-{port}.log", "ab")  # noqa: SIM115
         self.procs[name] = subprocess.Popen(
-            [str(BIN / f"newsflow-{service}"), "serve"],
+            [str(BIN / f"newsflow-{program}"), command],
             env={**self.env, f"NEWSFLOW_{service.upper()}_PORT": str(port)},
             stdout=log,
             stderr=log,
@@ -126,13 +132,13 @@ class Services:
         return next(line.split()[1] for line in out.splitlines() if line.startswith("key:"))
 
 
-ALL_SERVICES = ("ingest", "enrichment", "publication")
+ALL_SERVICES = ("ingest", "enrichment", "publication", "related")
 
 
 @contextlib.asynccontextmanager
 async def running_services(*names: str, **env: str) -> AsyncIterator[Services]:
-    """Isolated services (the three unless named; "site" for the reader site), with extra
-    settings, stopped at the end."""
+    """Isolated services (the three and the Related indexer unless named; "site" for the reader
+    site), with extra settings, stopped at the end."""
     services = Services.isolated()
     services.env.update(env)
     await services.groups_at_end()

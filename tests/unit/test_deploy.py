@@ -29,10 +29,16 @@ SETTINGS: dict[str, type[BaseSettings]] = {
     "ingest": IngestSettings,
     "enrichment": EnrichmentSettings,
     "publication": PublicationSettings,
+    "related": PublicationSettings,
     "site": SiteSettings,
 }
+"""Every process deployed, by its name; `related` is publication's Related indexer."""
+IMAGES = {"related": "newsflow-publication"}
+"""A process run from another service's image (by default its own, `newsflow-<name>`)."""
+COMMANDS = {"related": ["newsflow-publication", "related"]}
+"""A process's command, where it is not the image's own (`newsflow-<service> serve`)."""
 SERVES_HTTP_TRAFFIC = {"ingest", "publication", "site"}
-MEMORY_BUDGET_MI = {"ingest": 200, "enrichment": 300, "publication": 200, "site": 120}
+MEMORY_BUDGET_MI = {"ingest": 200, "enrichment": 300, "publication": 200, "related": 200, "site": 120}
 """The issue's resident memory targets; limits may exceed them by at most a quarter."""
 
 Doc = dict[str, Any]
@@ -56,6 +62,7 @@ def consumed(service: str) -> dict[str, set[str]]:
             "popular_group": {topics.PAGEVIEW_RECORDED},
             "webhook_group": {topics.ARTICLE_PUBLISHED},
         },
+        "related": {},  # the published topic, every partition, without a group
         "site": {},
     }
     return {
@@ -243,7 +250,8 @@ def test_ports_labels_and_probes_agree_with_the_service(overlay: tuple[str, list
 
     app = container(deployment)
     assert app["ports"] == [{"name": "http", "containerPort": port}]
-    assert app["image"] == f"newsflow-{service}"
+    assert app["image"] == IMAGES.get(service, f"newsflow-{service}")
+    assert app.get("command") == COMMANDS.get(service)
     env = {item["name"]: item.get("value") for item in app.get("env", [])}
     assert env["NEWSFLOW_HTTP_HOST"] == "0.0.0.0", "the probes and Prometheus reach the pod's address"
     for probe, path in (
@@ -582,7 +590,11 @@ def test_compose_service_agrees_with_its_settings(service: str) -> None:
     services = compose()["services"]
     spec = services[service]
     port = default(service, f"{service}_port")
-    assert spec["build"]["args"] == {"SERVICE": service, "PORT": str(port)}
+    image = IMAGES.get(service, f"newsflow-{service}")
+    built = image.removeprefix("newsflow-")
+    assert spec["image"] == image
+    assert spec["build"]["args"] == {"SERVICE": built, "PORT": str(default(built, f"{built}_port"))}
+    assert spec.get("command") == COMMANDS.get(service)
     for variable in spec["environment"]:
         assert variable in env_fields(service), f"compose: {service} has no setting {variable}"
     test = spec["healthcheck"]["test"]
@@ -594,6 +606,21 @@ def test_compose_service_agrees_with_its_settings(service: str) -> None:
         assert condition == {"condition": "service_healthy"}
         assert "healthcheck" in services[dependency]
     assert spec["stop_grace_period"] == "30s"
+
+
+def test_one_related_indexer_everywhere_and_none_in_the_read_api(overlay: tuple[str, list[Doc]]) -> None:
+    """The indexer reads the whole published topic without a group: one process of its own
+    per deployment (more would compute the same lists), none inside publication's pods."""
+    name, docs = overlay
+    assert str(effective(docs, "publication", "related_enabled")).lower() == "false", name
+    assert of_kind(docs, "Deployment")["related"]["spec"]["replicas"] == 1, name
+    assert "related" not in [target for _, target, _ in scale_targets(docs)], name
+    services = compose()["services"]
+    assert (
+        str(services["publication"]["environment"].get("NEWSFLOW_RELATED_ENABLED", False)).lower() == "false"
+    )
+    assert services["related"]["deploy"] == {"replicas": 1}
+    assert "ports" not in services["related"]
 
 
 def test_compose_can_scale_enrichment() -> None:

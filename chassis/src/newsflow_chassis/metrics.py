@@ -3,7 +3,7 @@ and dashboards use. No `service` label: the scrape target says which service it 
 
 import time
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -203,9 +203,15 @@ class ConsumerLag(Collector):
 
     def __init__(self) -> None:
         self._brokers: weakref.WeakSet[Any] = weakref.WeakSet()
+        self._consumers: list[tuple[str, Callable[[], Any]]] = []
 
     def watch(self, broker: Any) -> None:
         self._brokers.add(broker)
+
+    def watch_consumer(self, group: str, consumer: Callable[[], Any]) -> None:
+        """An aiokafka consumer of no broker (e.g. partitions assigned by hand), reported
+        under `group`; `consumer()` gives the one in use, or None."""
+        self._consumers.append((group, consumer))
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         family = GaugeMetricFamily(
@@ -217,6 +223,10 @@ class ConsumerLag(Collector):
             for subscriber in list(getattr(broker, "subscribers", ())):
                 for group, tp, lag in _lags(subscriber):
                     family.add_metric([group, tp.topic, str(tp.partition)], lag)
+        for group, consumer in self._consumers:
+            found = consumer()
+            for tp, lag in _consumer_lags(found) if found is not None else ():
+                family.add_metric([group, tp.topic, str(tp.partition)], lag)
         yield family
 
 
@@ -231,23 +241,38 @@ def _consumers(subscriber: Any) -> list[Any]:
 def _lags(subscriber: Any) -> Iterator[tuple[str, Any, int]]:
     group = getattr(subscriber, "group_id", None) or ""
     for consumer in _consumers(subscriber):
-        subscription = getattr(consumer._subscription, "subscription", None)
-        assignment = subscription.assignment if subscription is not None else None
-        if assignment is None:
+        for tp, lag in _consumer_lags(consumer):
+            yield group, tp, lag
+
+
+def _consumer_lags(consumer: Any) -> Iterator[tuple[Any, int]]:
+    subscription = getattr(consumer._subscription, "subscription", None)
+    assignment = subscription.assignment if subscription is not None else None
+    if assignment is None:
+        return
+    for tp in assignment.tps:
+        state = assignment.state_value(tp)
+        if state.highwater is None or not state.has_valid_position:
             continue
-        for tp in assignment.tps:
-            state = assignment.state_value(tp)
-            if state.highwater is None or not state.has_valid_position:
-                continue
-            yield group, tp, max(0, state.highwater - state.position)
+        yield tp, max(0, state.highwater - state.position)
 
 
 CONSUMER_LAG = ConsumerLag()
 _lag_registered: list[CollectorRegistry] = []
 
 
-def watch_consumers(broker: Any, registry: CollectorRegistry = REGISTRY) -> None:
+def _register_lag(registry: CollectorRegistry) -> None:
     if registry not in _lag_registered:
         registry.register(CONSUMER_LAG)
         _lag_registered.append(registry)
+
+
+def watch_consumers(broker: Any, registry: CollectorRegistry = REGISTRY) -> None:
+    _register_lag(registry)
     CONSUMER_LAG.watch(broker)
+
+
+def watch_consumer(group: str, consumer: Callable[[], Any], registry: CollectorRegistry = REGISTRY) -> None:
+    """`newsflow_consumer_lag` of a consumer outside any broker (see `ConsumerLag.watch_consumer`)."""
+    _register_lag(registry)
+    CONSUMER_LAG.watch_consumer(group, consumer)

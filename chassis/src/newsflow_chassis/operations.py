@@ -4,19 +4,21 @@ OpenTelemetry; and `serve`, which runs the app with the bounded stop and the log
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import uvicorn
 from fastapi import FastAPI
-from faststream.kafka import KafkaBroker
 
 from . import health, metrics, telemetry
 from .settings import KafkaSettings
 
+if TYPE_CHECKING:
+    from faststream.kafka import KafkaBroker
+
 
 def operate(
     app: FastAPI,
-    broker: KafkaBroker,
+    broker: "KafkaBroker | None",
     settings: KafkaSettings,
     *,
     service: str,
@@ -24,19 +26,21 @@ def operate(
     optional: dict[str, health.Check] | None = None,
 ) -> health.Health:
     """`checks`: the service's own dependencies (e.g. mongodb, redis); `optional`: reported,
-    not required for readiness; Kafka and the broker's consumers are always checked. MongoDB
+    not required for readiness; Kafka and the broker's consumers are always checked (a process
+    without a FastStream broker, `broker` None, names its Kafka check among `checks`). MongoDB
     clients are timed only when made after this call or after `metrics.time_mongodb()`."""
     probe = health.Health()
     for name, check in (checks or {}).items():
         probe.add(name, check)
     for name, check in (optional or {}).items():
         probe.add(name, check, required=False)
-    probe.add("kafka", health.broker_kafka_check(broker))
-    probe.add("consumers", health.ConsumerAssignments(broker, grace_s=probe.rebalance_grace_s))
+    if broker is not None:
+        probe.add("kafka", health.broker_kafka_check(broker))
+        probe.add("consumers", health.ConsumerAssignments(broker, grace_s=probe.rebalance_grace_s))
+        metrics.watch_consumers(broker)
     health.install(app, probe)
     app.include_router(metrics.router)
     app.add_middleware(metrics.HttpMetrics)
-    metrics.watch_consumers(broker)
     metrics.time_mongodb()
     if settings.otel_enabled:
         telemetry.enable_otel(service)

@@ -42,7 +42,7 @@ Configuration); `newsflow COMMAND --help` explains each command."""
 EPILOG = """\
 examples:
   newsflow stack status                  Kafka, FerretDB, Redis: up or DOWN
-  newsflow services up                   start ingest, enrichment, publication and the reader site
+  newsflow services up                   start ingest, enrichment, publication, Related, the reader site
   newsflow topics --create               the registry's topics; create the missing ones
   newsflow lag --max-lag 1000            consumer lag of every service's groups
   newsflow dlq list --limit 20           dead-lettered records and why they failed
@@ -235,8 +235,8 @@ def parser() -> argparse.ArgumentParser:
         _services,
         "start, stop or check the services (stack/stack.sh services)",
         "Run `stack/stack.sh services ACTION`: ingest (:8001), publication (:8002), enrichment\n"
-        "(:8003) and the reader site (:8004) from .venv, logs in .run/logs/. `status` exits 1\n"
-        "if one is down.",
+        "(:8003), publication's Related indexer (`related`, :8005) and the reader site (:8004)\n"
+        "from .venv, logs in .run/logs/. `status` exits 1 if one is down.",
         "newsflow services status",
         "newsflow services up",
     )

@@ -78,8 +78,16 @@ class Settings(KafkaSettings):
         ),
     )
     related_enabled: bool = Field(
-        default=True,
-        description="Keep the Related lists, in this process (one process of a deployment is enough).",
+        default=False,
+        description=(
+            "Also run the Related indexer in the read API's process (`serve`), for a single-process "
+            "development setup; deployments run it as a process of its own (`newsflow-publication "
+            "related`), one per deployment."
+        ),
+    )
+    related_port: int = Field(
+        default=8005,
+        description="Port of the Related indexer's process (`related`): health and metrics only.",
     )
     related_prefix: str = Field(
         default="newsflow:related", description="Prefix of the Related lists' Redis keys."
