@@ -22,12 +22,12 @@ def related(argv: list[str]) -> None:
     imports only what it runs (`related_app.py`)."""
     argparse.ArgumentParser(prog="newsflow-publication related", description=RELATED_HELP).parse_args(argv)
     settings = Settings()
+    _serve("newsflow_publication.related_app:create_app", settings, port=settings.related_port)
+
+
+def _serve(factory: str, settings: Settings, *, port: int, workers: int = 1) -> None:
     operations.serve(
-        "newsflow_publication.related_app:create_app",
-        settings,
-        host=settings.http_host,
-        port=settings.related_port,
-        access_log=settings.access_log,
+        factory, settings, host=settings.http_host, port=port, workers=workers, access_log=settings.access_log
     )
 
 
@@ -55,13 +55,8 @@ def main() -> None:
         sys.exit(asyncio.run(popular_rebuild.command(args, settings)))
     if args.command in ("replay", "generations"):
         sys.exit(asyncio.run(replay.command(args, settings)))
-    operations.serve(
-        "newsflow_publication.app:create_app",
-        settings,
-        host=settings.http_host,
-        port=settings.publication_port,
-        workers=args.workers,
-        access_log=settings.access_log,
+    _serve(
+        "newsflow_publication.app:create_app", settings, port=settings.publication_port, workers=args.workers
     )
 
 
