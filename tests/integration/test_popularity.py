@@ -35,6 +35,9 @@ async def store() -> AsyncIterator[tuple[RedisPopularity, RedisListings, str]]:
         redis, prefix=f"newsflow:test:{run}", cache_s=0.001, list_key=listings.list_key
     )
     yield popularity, listings, run
+    for member in await redis.zrange(listings.list_key("all"), 0, -1):
+        if run.encode() in member:
+            await listings.remove(member.decode())
     keys = [k async for k in redis.scan_iter(match=f"*{run}*", count=10_000)]
     if keys:
         await redis.delete(*keys)
@@ -140,10 +143,11 @@ async def test_every_key_the_counting_script_writes_expires_and_keeps_its_expiry
 
 
 async def test_a_closed_5_minute_bucket_is_folded_into_its_hour_and_day_without_counting_twice(store) -> None:  # type: ignore[no-untyped-def]
-    popularity, _, run = store
+    popularity, listings, run = store
     t0 = (time.time() // 300) * 300 + 100  # within a 5-minute bucket
     b0 = int(t0 // 300)
     a = f"{run}-a"
+    await listings.put(teaser(a, "news"), ["all"])
     redis = popularity.redis
 
     def views(first: int, n: int, at: float) -> list[View]:
@@ -202,6 +206,8 @@ async def test_popular_ranks_recent_reading_first_and_shows_only_listed_articles
     assert await ranked("24h", section) == [fresh, older]  # 6 now outweigh 10 five hours ago
     assert await ranked("7d", section) == [older, fresh]  # a week's half-life is long
     assert await ranked("1h", section) == [fresh]
+    site_wide = await popularity.top(WINDOWS["1h"], "all", count=10, now_s=now)
+    assert [a for a, _ in site_wide] == [fresh, other]  # the most read, never listed, takes no place
     assert await ranked("24h", "elsewhere") == [other]
     await listings.remove(fresh)  # retracted: gone from Popular at once
     assert await ranked("24h", section) == [older]

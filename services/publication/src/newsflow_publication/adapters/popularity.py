@@ -4,8 +4,9 @@ Keys, under a configurable prefix (`NEWSFLOW_POPULAR_PREFIX`, default `newsflow:
 
 - `<prefix>:views:all:<m5|h|d>:<bucket>`: sorted set article id -> views in that 5-minute,
   hour or day bucket (bucket = epoch seconds // bucket length), site-wide. Popular of a
-  section or subject is the site-wide one within the list's articles (the listings' sorted
-  set of that list, `list_key`), so a view is written once, not once per list. A 5-minute
+  list (`all`, a section, a subject) is the site-wide one within the list's articles now (the
+  listings' sorted set of that list, `list_key`), so a view is written once, not once per
+  list, and a retracted or unlisted article takes no place. A 5-minute
   bucket is kept until folded (below), then 2 hours after it ends; hours 26 hours and days
   8 days after they end;
 - `<prefix>:visitors:<article id>:<m5|h|d>:<bucket>`: HyperLogLog of the pseudonymous
@@ -338,7 +339,7 @@ class RedisPopularity:
         list_key: Callable[[str], str] | None = None,
     ) -> None:
         """`list_key` names the sorted set of a list's articles (the listings'), which Popular
-        of a section or subject is the site-wide Popular within."""
+        of that list is the site-wide Popular within."""
         self.redis = redis
         self.prefix = prefix
         self.dedup_ttl_s = dedup_ttl_s
@@ -381,12 +382,13 @@ class RedisPopularity:
 
     async def top(self, window: Window, lst: str, *, count: int, now_s: float) -> list[tuple[str, float]]:
         """The `count` most read articles of the list over the window, with their decayed
-        scores: the site-wide ones, within the list's articles for another list. The result
-        is kept `cache_s` so that readers share it."""
+        scores: the site-wide ones that are in the list now (so an article retracted or never
+        listed takes no place, however read). The result is kept `cache_s` so that readers
+        share it. Without `list_key`, only the site-wide list, unfiltered."""
         dest = f"{self.prefix}:top:{window.name}:{lst}"
         rows = await self.redis.zrevrange(dest, 0, count - 1, withscores=True)
         if not rows:
-            within = None if lst == ALL else self._list_key(lst)
+            within = self._list_key(lst)
 
             def queue(pipe: Pipeline, folded: int | None) -> None:
                 weights = {self.views_key(g.name, b): w for g, b, w in window_reads(window, now_s, folded)}
@@ -441,7 +443,9 @@ class RedisPopularity:
                 except WatchError:
                     continue
 
-    def _list_key(self, lst: str) -> str:
-        if self.list_key is None:
-            raise ValueError(f"Popular of {lst!r} needs the listings' keys (list_key)")
-        return self.list_key(lst)
+    def _list_key(self, lst: str) -> str | None:
+        if self.list_key is not None:
+            return self.list_key(lst)
+        if lst == ALL:
+            return None
+        raise ValueError(f"Popular of {lst!r} needs the listings' keys (list_key)")
