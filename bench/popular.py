@@ -18,6 +18,8 @@ publication processes sharing the consumer group, and the timing then starts onc
 stable with all of them (the first may drain much alone meanwhile: give more `--views`).
 Kafka client alone: the same views read with aiokafka's getmany and nothing done with them,
 the ceiling of one Python consumer process.
+Fold: the batch that folds a closed 5-minute bucket of `--articles` articles (25 views each, new
+visitors) into its hour and day, timed (median of 3, under a prefix of its own).
 Freshness: with the backlog drained, `--probes` views of new, listed articles are produced
 one at a time, 4 views each, and timed until the article is first on `/v1/popular?window=1h`
 of its own section (p50/p99; includes the batch wait and the cached list, NEWSFLOW_POPULAR_CACHE_S)."""
@@ -47,7 +49,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from newsflow_contracts.topics import PAGEVIEW_RECORDED
 from newsflow_publication.adapters.listings import RedisListings
-from newsflow_publication.adapters.popularity import RedisPopularity
+from newsflow_publication.adapters.popularity import RedisPopularity, View
 from newsflow_publication.domain.listings import Teaser
 from newsflow_publication.domain.popularity import WINDOWS
 
@@ -198,6 +200,27 @@ async def unlist(listings: RedisListings, article_ids: list[str]) -> None:
         await listings.remove(article_id)
 
 
+async def fold_ms(redis: Redis, prefix: str, articles: int, runs: int = 3) -> float:
+    """Median time of the batch that folds a closed 5-minute bucket holding `articles`
+    articles, 25 views each from new visitors (the script blocks Redis meanwhile)."""
+    times = []
+    for run in range(runs):
+        popularity = RedisPopularity(redis, prefix=f"{prefix}:fold{run}")
+        start = (time.time() // 300) * 300 + 10
+        offset = 0
+        for _ in range(25):
+            views = [
+                View(0, offset + i, str(offset + i), f"a{i}", start, uuid.uuid4().hex)
+                for i in range(articles)
+            ]
+            await popularity.absorb("fold", views, now_s=start)
+            offset += articles
+        began = time.perf_counter()
+        await popularity.absorb("fold", [View(0, offset, "next", "a0", start + 300)], now_s=start + 300)
+        times.append(time.perf_counter() - began)
+    return statistics.median(times) * 1000
+
+
 def zincrby_rate() -> str:
     if shutil.which("redis-benchmark") is None:
         return "redis-benchmark not installed"
@@ -297,6 +320,10 @@ async def main(args: argparse.Namespace) -> None:
             "includes whatever else the shared server did meanwhile)"
         )
         print(f"Kafka client alone (aiokafka getmany, no processing): {kafka_rate:,.0f} records/s")
+        print(
+            f"fold of a closed 5-minute bucket of {args.articles:,} articles (25 views each): "
+            f"{await fold_ms(redis, prefix, args.articles):.0f} ms, median of 3 (one script: Redis waits)"
+        )
 
         lags = []
         async with httpx.AsyncClient(base_url=services.url("publication"), timeout=10) as http:
