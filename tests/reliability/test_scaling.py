@@ -13,6 +13,7 @@ from collections import defaultdict
 
 import httpx
 import pytest
+from aiokafka import TopicPartition
 from newsflow_contracts.topics import ARTICLE_ENRICHED, ARTICLE_INGESTED, ARTICLE_PUBLISHED
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -80,7 +81,7 @@ async def wait_for_split(services: Services, names: list[str], *, timeout_s: flo
         await asyncio.sleep(0.5)
 
 
-async def event_ids(start: dict, ids: set[str]) -> dict[tuple[str, int], list[str]]:
+async def event_ids(start: dict[TopicPartition, int], ids: set[str]) -> dict[tuple[str, int], list[str]]:
     """(article id, version) -> the ce_id of every record for it written after `start`, up to
     the topic's end now."""
     ends = await end_offsets(next(iter(start)).topic)
@@ -98,13 +99,20 @@ def split_line(split: dict[str, tuple[int, set[int]]]) -> str:
     return ", ".join(f"{name} {n} (partitions {sorted(held)})" for name, (n, held) in split.items())
 
 
+async def starting_points(
+    services: Services,
+) -> tuple[dict[TopicPartition, int], dict[TopicPartition, int], dict[TopicPartition, int]]:
+    """The groups moved to the topics' ends; the dead-letter, enriched and published offsets
+    the run starts from."""
+    await services.groups_at_end()
+    dead = await dead_letter_offsets([ARTICLE_INGESTED.dlq.name, ARTICLE_ENRICHED.dlq.name])
+    return dead, await end_offsets(ARTICLE_ENRICHED.name), await end_offsets(ARTICLE_PUBLISHED.name)
+
+
 async def test_three_enrichment_and_two_publication_processes_share_a_thousand_articles() -> None:
     rng = random.Random()
     services = scaling_services()
-    await services.groups_at_end()
-    dead_before = await dead_letter_offsets([ARTICLE_INGESTED.dlq.name, ARTICLE_ENRICHED.dlq.name])
-    enriched_before = await end_offsets(ARTICLE_ENRICHED.name)
-    published_before = await end_offsets(ARTICLE_PUBLISHED.name)
+    dead_before, enriched_before, published_before = await starting_points(services)
     ledger = Ledger()
     try:
         for name in ["ingest", *ENRICHERS, *PUBLISHERS]:
@@ -149,10 +157,7 @@ async def test_three_enrichment_and_two_publication_processes_share_a_thousand_a
 async def test_scaling_from_one_to_three_enrichment_processes_mid_stream_loses_nothing() -> None:
     rng = random.Random()
     services = scaling_services()
-    await services.groups_at_end()
-    dead_before = await dead_letter_offsets([ARTICLE_INGESTED.dlq.name, ARTICLE_ENRICHED.dlq.name])
-    enriched_before = await end_offsets(ARTICLE_ENRICHED.name)
-    published_before = await end_offsets(ARTICLE_PUBLISHED.name)
+    dead_before, enriched_before, published_before = await starting_points(services)
     ledger, events = Ledger(), []
     articles = 600
     added = [n for n in ENRICHERS + PUBLISHERS if "#" in n]
